@@ -1,0 +1,97 @@
+"""Draw glyphs the way a hand does, on paper the way a camera sees it.
+
+Used by the committed generators in `tools/` to make the stand-in "photos" of
+handwritten digits and Greek letters (the report's authors photographed their
+own; this repository has no camera).  A glyph is a list of pen strokes, each a
+list of control points in a unit box (x right, y down).  Every sample gets its
+own jitter of the control points, slant, rotation, size, position, stroke width
+and pen pressure; strokes are smoothed with Catmull-Rom splines and drawn
+anti-aliased onto off-white paper with uneven light and sensor noise.
+Deterministic: the same seed gives the same image.
+"""
+import cv2
+import numpy as np
+
+# Digit skeletons, written as most people write them.  Separate strokes where the pen lifts or turns sharply.
+DIGITS = {
+    0: [[(0.5, 0.04), (0.22, 0.2), (0.16, 0.55), (0.3, 0.9), (0.55, 0.97), (0.8, 0.78), (0.84, 0.4),
+         (0.7, 0.1), (0.5, 0.04), (0.4, 0.08)]],
+    1: [[(0.3, 0.25), (0.55, 0.04)], [(0.55, 0.04), (0.54, 0.5), (0.53, 0.97)]],
+    2: [[(0.18, 0.27), (0.32, 0.08), (0.6, 0.04), (0.8, 0.22), (0.72, 0.48), (0.45, 0.72), (0.17, 0.95)],
+        [(0.17, 0.95), (0.5, 0.93), (0.88, 0.95)]],
+    3: [[(0.2, 0.14), (0.48, 0.03), (0.78, 0.16), (0.72, 0.38), (0.45, 0.48)],
+        [(0.45, 0.48), (0.76, 0.58), (0.84, 0.8), (0.58, 0.97), (0.2, 0.88)]],
+    4: [[(0.6, 0.04), (0.38, 0.35), (0.14, 0.66)], [(0.14, 0.66), (0.5, 0.66), (0.88, 0.64)],
+        [(0.66, 0.3), (0.65, 0.65), (0.64, 0.98)]],
+    5: [[(0.78, 0.05), (0.5, 0.05), (0.3, 0.06)], [(0.3, 0.06), (0.27, 0.28), (0.24, 0.47)],
+        [(0.24, 0.47), (0.5, 0.38), (0.78, 0.52), (0.8, 0.8), (0.52, 0.97), (0.18, 0.87)]],
+    6: [[(0.72, 0.05), (0.42, 0.22), (0.22, 0.58), (0.3, 0.9), (0.56, 0.97), (0.78, 0.8), (0.72, 0.56),
+         (0.46, 0.5), (0.24, 0.64)]],
+    7: [[(0.14, 0.07), (0.5, 0.06), (0.86, 0.07)], [(0.86, 0.07), (0.6, 0.45), (0.42, 0.97)]],
+    8: [[(0.52, 0.47), (0.26, 0.3), (0.5, 0.04), (0.76, 0.24), (0.52, 0.47), (0.22, 0.72), (0.48, 0.97),
+         (0.8, 0.74), (0.52, 0.47)]],
+    9: [[(0.74, 0.22), (0.5, 0.04), (0.24, 0.22), (0.34, 0.46), (0.62, 0.44), (0.76, 0.26)],
+        [(0.76, 0.2), (0.72, 0.6), (0.66, 0.98)]],
+}
+
+
+def catmull_rom(points, per_segment=24):
+    """Dense points of a smooth curve through `points` (n, 2)."""
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) < 2:
+        return p
+    p = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])  # mirror the ends
+    t = np.linspace(0, 1, per_segment, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
+    out.append(p[-2][None])
+    return np.vstack(out)
+
+
+def paper(rng, height, width):
+    """An RGB float image of off-white paper under uneven light, with fibre-like noise."""
+    tint = np.array([0.93, 0.91, 0.86]) + rng.uniform(-0.04, 0.04, 3)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    gx, gy = rng.uniform(-0.25, 0.25, 2)
+    cx, cy = rng.uniform(0.2, 0.8, 2)
+    light = 1 + gx * (xx - 0.5) + gy * (yy - 0.5) - 0.35 * ((xx - cx) ** 2 + (yy - cy) ** 2)
+    fibres = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 3) * 0.02
+    return np.clip(tint[None, None, :] * (light + fibres)[..., None], 0, 1)
+
+
+def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62):
+    """Draw one glyph by hand: RGB uint8 (height, width, 3), dark ink on light paper."""
+    ss = 4  # draw at 4x and shrink: anti-aliased edges like a camera's
+    canvas = np.zeros((height * ss, width * ss), np.float32)  # ink coverage
+    slant = rng.uniform(-0.3, 0.2)
+    angle = np.radians(rng.uniform(-8, 8))
+    size = min(height, width) * box * rng.uniform(0.8, 1.1)
+    aspect = rng.uniform(0.8, 1.1)
+    centre = np.array([width, height]) * (0.5 + rng.uniform(-0.08, 0.08, 2))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shear = np.array([[aspect, slant], [0, 1]])
+    transform = rot @ shear * size
+    width_px = (stroke_width or rng.uniform(0.018, 0.045) * min(height, width)) * ss
+    wobble = rng.normal(0, 0.025, (1, 2))  # the whole glyph drifts a little, stroke to stroke
+    for stroke in strokes:
+        pts = np.asarray(stroke, float) + rng.normal(0, 0.022, (len(stroke), 2)) + wobble
+        curve = catmull_rom(pts)
+        xy = ((curve - 0.5) @ transform.T + centre) * ss
+        # Pen pressure: thinner where the stroke starts and ends, varying along it.
+        n = len(xy)
+        pressure = 0.75 + 0.25 * np.sin(np.linspace(0, np.pi, n)) + rng.normal(0, 0.05) * np.linspace(-1, 1, n)
+        for (x0, y0), (x1, y1), pr in zip(xy[:-1], xy[1:], pressure):
+            thick = max(1, int(round(width_px * pr)))
+            cv2.line(canvas, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), 1.0, thick,
+                     lineType=cv2.LINE_AA)
+    coverage = cv2.resize(np.clip(canvas, 0, 1), (width, height), interpolation=cv2.INTER_AREA)
+    coverage = cv2.GaussianBlur(coverage, (0, 0), 0.6)  # slight defocus
+    ink = np.asarray(ink if ink is not None else rng.choice([(0.1, 0.1, 0.12), (0.08, 0.12, 0.35),
+                                                               (0.15, 0.15, 0.15)]), float)
+    img = paper(rng, height, width)
+    img = img * (1 - coverage[..., None]) + ink[None, None, :] * coverage[..., None]
+    img += rng.normal(0, 0.012, img.shape)  # sensor noise
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)

@@ -1,0 +1,135 @@
+"""The one network of the report (Figures 2-3) and its checkpoint files.
+
+Every task script imports `Net` from here, so a `model.pth` written by one
+script always loads in another.  Checkpoints are plain dicts of tensors and
+primitive values, read back with `torch.load(..., weights_only=True)`, which
+refuses pickles that would run code.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint file is missing, unreadable or of another architecture."""
+
+
+class Net(nn.Module):
+    """conv 10@5x5 -> maxpool+ReLU -> conv 20@5x5 -> Dropout2d -> maxpool+ReLU -> fc -> fc.
+
+    Sizes for a (B, 1, 28, 28) input:
+        conv1 (B, 10, 24, 24) -> pool1 (B, 10, 12, 12)
+        conv2 (B, 20, 8, 8)   -> pool2 (B, 20, 4, 4) -> flatten (B, 320)
+        fc1   (B, hidden)     -> fc2   (B, num_classes) -> log_softmax over classes
+    """
+
+    def __init__(self, num_classes=10, hidden=50, dropout=0.5):
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if hidden < 1 or num_classes < 1:
+            raise ValueError("hidden and num_classes must be positive")
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.dropout = nn.Dropout2d(dropout)
+        self.pool2 = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(20 * 4 * 4, hidden)  # 320 = 20 channels x 4 x 4 after two pools
+        self.fc2 = nn.Linear(hidden, num_classes)
+
+    def forward(self, x):
+        x = F.relu(self.pool1(self.conv1(x)))  # (B, 1, 28, 28) -> (B, 10, 12, 12)
+        x = F.relu(self.pool2(self.dropout(self.conv2(x))))  # -> (B, 20, 4, 4)
+        x = torch.flatten(x, 1)  # (B, 20, 4, 4) -> (B, 320)
+        x = F.relu(self.fc1(x))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+    def config(self):
+        """The constructor arguments that rebuild this network."""
+        return {
+            "num_classes": self.fc2.out_features,
+            "hidden": self.fc1.out_features,
+            "dropout": self.dropout.p,
+        }
+
+
+def save_checkpoint(model, path, class_names=None, **extra):
+    """Write the weights and everything needed to rebuild `model` to `path`, atomically.
+
+    The file is written under a temporary name in the same folder and renamed
+    into place, so an interrupted save leaves any previous file intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": FORMAT_VERSION,
+        "model_args": model.config(),
+        "class_names": list(class_names) if class_names is not None else None,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **extra,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _args_from_state_dict(sd):
+    """Infer Net's constructor arguments from a bare state_dict (the report's format)."""
+    try:
+        hidden, flat = sd["fc1.weight"].shape
+        num_classes = sd["fc2.weight"].shape[0]
+    except (KeyError, AttributeError, ValueError) as e:
+        raise CheckpointError("it holds no fc1/fc2 weights of the report's Net") from e
+    return {"num_classes": int(num_classes), "hidden": int(hidden), "dropout": 0.5}
+
+
+def load_checkpoint(path, num_classes=None, map_location="cpu"):
+    """Rebuild the Net saved at `path`; return (model in eval mode, checkpoint dict).
+
+    Accepts the dict written by `save_checkpoint` and a bare state_dict as the
+    report's `torch.save(network.state_dict(), ...)` wrote.  Raises CheckpointError
+    with a one-line reason for a missing file, a file that is not a checkpoint,
+    another architecture, or a class count other than `num_classes`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no model at {path}: run `python task1_train_mnist.py` first, or pass --model FILE")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # unpickling refused, truncated file, not a zip, ...
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is not a readable weights-only checkpoint ({reason[:120]})") from e
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path} is not a checkpoint (it holds a {type(ckpt).__name__})")
+    if "state_dict" not in ckpt:  # a bare state_dict
+        ckpt = {"format": 0, "model_args": None, "class_names": None, "state_dict": ckpt}
+    sd = ckpt["state_dict"]
+    try:
+        args = ckpt.get("model_args") or _args_from_state_dict(sd)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    if num_classes is not None and args["num_classes"] != num_classes:
+        raise CheckpointError(
+            f"{path} has {args['num_classes']} output classes, expected {num_classes}: "
+            "is it the model of another task?")
+    model = Net(**args)
+    try:
+        model.load_state_dict(sd)
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path} holds weights of another architecture than models.Net") from e
+    model.eval()
+    ckpt["model_args"] = args
+    return model, ckpt

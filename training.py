@@ -1,0 +1,185 @@
+"""Training and evaluation shared by the task scripts: seeding, device, recipes, epochs.
+
+The data live in memory as one normalised tensor; an epoch walks shuffled index
+slices of it (`dataio.batch_indices`), which is what a shuffled DataLoader of the
+same batch size does, without converting every image through PIL.  The network
+runs in channels-last memory format, which the CPU's convolution and pooling
+kernels handle about twice as fast as the default layout for this small net.
+"""
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dataio import batch_indices
+
+CHANNELS_LAST = torch.channels_last
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: optimiser, learning rate schedule, batch size, augmentation."""
+    name: str
+    optimizer: str = "sgd"  # "sgd" or "adamw"
+    lr: float = 0.01
+    momentum: float = 0.5
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    schedule: str = "constant"  # "constant" or "onecycle" (warm up, then cosine down to ~0)
+    augment: bool = False  # small random rotations, scalings and shifts of each training image
+    label_smoothing: float = 0.0
+    dropout: float = 0.5
+
+
+RECIPES = {
+    # The report's protocol (the PyTorch MNIST tutorial): 97.99 % on MNIST after 5 epochs.
+    "report": Recipe("report"),
+    # Same Net, better optimisation: AdamW with a one-cycle schedule and light augmentation.
+    "improved": Recipe("improved", optimizer="adamw", lr=0.01, weight_decay=1e-4, batch_size=64,
+                       schedule="onecycle", augment=True, label_smoothing=0.0, dropout=0.1),
+}
+
+
+def set_seed(seed):
+    """Seed python, numpy and torch; ask torch for deterministic kernels. Returns a torch.Generator for shuffling."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(name="auto"):
+    """'auto' -> cuda, then mps, then cpu; anything else is taken as given (ValueError if unavailable)."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("--device mps asked for, but this torch has no MPS support; use --device cpu")
+    return device
+
+
+def prepare(model, device):
+    """Move a model to `device` in the memory format the training loop feeds it."""
+    return model.to(device=device, memory_format=CHANNELS_LAST)
+
+
+def make_optimizer(model, recipe, steps_per_epoch, epochs):
+    """The recipe's optimiser over the parameters that require grad, and its per-step scheduler (or None)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    elif recipe.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+    if recipe.schedule == "constant":
+        return opt, None
+    if recipe.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=recipe.lr, total_steps=steps_per_epoch * epochs, pct_start=0.2)
+        return opt, sched
+    raise ValueError(f"unknown schedule {recipe.schedule!r}")
+
+
+def augment_batch(x, generator, background):
+    """Random affine jitter of a (B, 1, H, W) batch: rotation +-10 deg, scale 0.9-1.1, shift +-2 px."""
+    b = x.shape[0]
+    r = torch.rand(b, 4, generator=generator).to(x.device) * 2 - 1  # uniform in [-1, 1]
+    angle, scale = r[:, 0] * math.radians(10), 1 + 0.1 * r[:, 1]
+    shift = r[:, 2:] * (2.0 * 2 / x.shape[-1])  # 2 px in grid units, where the image spans [-1, 1]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample fills the outside with 0; shift so that 0 is the background value.
+    return F.grid_sample(x - background, grid, align_corners=False) + background
+
+
+def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_every=10, seen=0):
+    """One pass over (x, y) in shuffled batches. Returns (mean loss, [(examples seen, batch loss), ...])."""
+    model.train()
+    background = x.min().item()  # a normalised blank pixel
+    total, count, log = 0.0, 0, []
+    for step, idx in enumerate(batch_indices(len(x), recipe.batch_size, shuffle=True, generator=generator)):
+        xb, yb = x[idx], y[idx]
+        if recipe.augment:
+            xb = augment_batch(xb, generator, background)
+        xb = xb.contiguous(memory_format=CHANNELS_LAST)
+        optimizer.zero_grad(set_to_none=True)
+        out = model(xb)  # log-probabilities (B, classes)
+        if recipe.label_smoothing:
+            loss = F.cross_entropy(out, yb, label_smoothing=recipe.label_smoothing)
+        else:
+            loss = F.nll_loss(out, yb)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        seen += len(idx)
+        value = loss.item()
+        total += value * len(idx)
+        count += len(idx)
+        if step % log_every == 0:
+            log.append((seen, value))
+    return total / count, log
+
+
+@torch.inference_mode()
+def predict(model, x, batch_size=2000):
+    """Log-probabilities (N, classes) for normalised images (N, 1, 28, 28), in eval mode."""
+    model.eval()
+    outs = [model(x[i:i + batch_size].contiguous(memory_format=CHANNELS_LAST)) for i in range(0, len(x), batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate(model, x, y, batch_size=2000):
+    """{'loss': mean NLL, 'accuracy': fraction correct, 'correct': count, 'n': count} on (x, y)."""
+    out = predict(model, x, batch_size)
+    correct = int((out.argmax(1) == y).sum())
+    return {"loss": F.nll_loss(out, y).item(), "accuracy": correct / len(y), "correct": correct, "n": len(y)}
+
+
+def fit(model, train, test, recipe, epochs, generator, eval_train=True, on_epoch=None):
+    """Train `model` on `train` = (x, y) for `epochs`, evaluating before training and after every epoch.
+
+    Returns the history: {'train_log': [(seen, loss), ...], 'epochs': [{epoch, seen,
+    train_loss, test_loss, test_accuracy, (train_eval_loss, train_accuracy), seconds}, ...]}.
+    `on_epoch(record)` is called after each epoch (progress printing, checkpoints).
+    """
+    x, y = train
+    steps = math.ceil(len(x) / recipe.batch_size)
+    optimizer, scheduler = make_optimizer(model, recipe, steps, epochs)
+    history = {"recipe": asdict(recipe), "train_log": [], "epochs": []}
+
+    def record(epoch, seen, train_loss, seconds):
+        r = {"epoch": epoch, "seen": seen, "train_loss": train_loss, "seconds": seconds}
+        te = evaluate(model, *test)
+        r.update(test_loss=te["loss"], test_accuracy=te["accuracy"], test_correct=te["correct"])
+        if eval_train:
+            tr = evaluate(model, x, y)
+            r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
+        history["epochs"].append(r)
+        if on_epoch is not None:
+            on_epoch(r)
+
+    record(0, 0, None, 0.0)
+    seen = 0
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=seen)
+        seen += len(x)
+        history["train_log"].extend(log)
+        record(epoch, seen, loss, time.perf_counter() - t0)
+    return history
