@@ -43,9 +43,17 @@ def dropout_rate(text):
     return value
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line (not the usage block) and exit status 2."""
+
+    def error(self, message):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def parser(doc, out_name):
     """An ArgumentParser with the flags every script has; its description is the script's docstring."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=DATA_DIR,
                    help="where datasets are kept and fetched to (default: data/)")
     p.add_argument("--out-dir", type=Path, default=OUT_DIR / out_name,

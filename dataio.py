@@ -194,8 +194,16 @@ def normalize(images, name):
 
 
 def batch_indices(n, batch_size, shuffle=True, generator=None):
-    """Index tensors of one epoch's batches: a shuffled DataLoader's order, the last batch possibly short."""
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    """Index tensors of one epoch's batches, the last possibly short.
+
+    Given the same generator state, these are exactly the batches of
+    `DataLoader(dataset, batch_size, shuffle=True, generator=generator)`: its iterator
+    first draws one int64 (a base seed for workers), then its sampler a permutation.
+    """
+    if not shuffle:
+        return torch.arange(n).split(batch_size)
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # the DataLoader iterator's base seed
+    order = torch.randperm(n, generator=generator)
     return order.split(batch_size)
 
 
@@ -261,18 +269,18 @@ def read_gray(path):
 def _ink_map(gray):
     """Luminance -> ink strength in [0, 1] (ink bright, paper 0), with uneven lighting removed."""
     h, w = gray.shape
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > gray.mean() - 1e-6 or np.median(border) > 0.5:
+    # The ink is the minority of pixels far from the paper's (median) brightness: on which side are they?
+    paper_level = np.median(gray)
+    lo, hi = np.percentile(gray, [0.5, 99.5])
+    if paper_level - lo > hi - paper_level:
         gray = 1.0 - gray  # dark ink on light paper: make ink bright
     # Paper brightness varies slowly; estimate it with a wide opening (erases strokes) and subtract.
-    if min(h, w) >= 32:
-        small = cv2.resize(gray, (max(8, w // 4), max(8, h // 4)), interpolation=cv2.INTER_AREA)
-        ks = max(3, (min(small.shape) // 8) | 1)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ks, ks))
-        paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
-        paper = cv2.GaussianBlur(paper, (ks, ks), 0)
-        paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
-        gray = np.clip(gray - paper, 0, None)
+    f = 4 if min(h, w) >= 64 else 1  # work at a quarter size where that is still big enough
+    small = cv2.resize(gray, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    ks = max(3, (min(small.shape) // 8) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ks, ks))
+    paper = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (ks, ks), 0)
+    gray = np.clip(gray - cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 0, None)
     top = np.percentile(gray, 99.5)
     if top <= 1e-3:
         raise DataError("the image holds no ink")
@@ -327,9 +335,10 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     y0, x0 = (size - nh) // 2, (size - nw) // 2
     out[y0:y0 + nh, x0:x0 + nw] = small
     # Shift so the centre of mass sits at the image centre, as MNIST's makers did.
+    # Whole-pixel shifts keep the strokes sharp.
     m = cv2.moments(out)
-    if m["m00"] > 0:
-        dx, dy = size / 2 - m["m10"] / m["m00"] - 0.5, size / 2 - m["m01"] / m["m00"] - 0.5
-        shift = np.float32([[1, 0, dx], [0, 1, dy]])
-        out = cv2.warpAffine(out, shift, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
+    dx = int(round((size - 1) / 2 - m["m10"] / m["m00"]))
+    dy = int(round((size - 1) / 2 - m["m01"] / m["m00"]))
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    out = cv2.warpAffine(out, shift, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)
     return np.clip(out, 0, 1)

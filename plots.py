@@ -29,7 +29,7 @@ def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="
     n = len(images)
     cols = cols or min(n, 5)
     rows = rows or -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.1 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.35 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -55,13 +55,16 @@ def loss_curves(history, path, title="Training and test loss", show=False):
                 ms=4, label="train loss (whole set, eval mode)")
     ax.set(xlabel="number of training examples seen", ylabel="negative log likelihood loss", title=title)
     ax.legend()
-    ax2.plot([e["epoch"] for e in epochs], [100 * e["test_accuracy"] for e in epochs], "o-", color="tab:red",
+    trained = epochs[1:] or epochs  # epoch 0 is the untrained net: ~10 %, off the scale
+    ax2.plot([e["epoch"] for e in trained], [100 * e["test_accuracy"] for e in trained], "o-", color="tab:red",
              label="test")
     if "train_accuracy" in epochs[0]:
-        ax2.plot([e["epoch"] for e in epochs], [100 * e["train_accuracy"] for e in epochs], "o--",
+        ax2.plot([e["epoch"] for e in trained], [100 * e["train_accuracy"] for e in trained], "o--",
                  color="tab:green", label="train")
-    lo = min(100 * e["test_accuracy"] for e in epochs[1:]) if len(epochs) > 1 else 0
-    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy after each epoch", ylim=(max(0, lo - 2), 100))
+    lo = min(100 * e["test_accuracy"] for e in trained)
+    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy after each epoch",
+            ylim=(max(0, lo - 1), 100))
+    ax2.xaxis.get_major_locator().set_params(integer=True)
     ax2.legend()
     fig.tight_layout()
     return save(fig, path, show)

@@ -99,6 +99,8 @@ def main(argv=None):
     recipe = training.RECIPES[args.recipe]
     if args.batch_size:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
+    if args.no_train:
+        load_checkpoint(args.model, num_classes=10)  # fail now, before any work, if it is not usable
     generator = training.set_seed(args.seed)
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)

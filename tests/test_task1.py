@@ -1,0 +1,87 @@
+"""task1_train_mnist.py: smoke runs on tiny data, bad input, and the real reproduction."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import dataio
+import task1_train_mnist as task1
+
+FIGS = ["fig01_first_digits.png", "fig03_network.txt", "fig05_loss_curves.png", "fig06_first_ten_outputs.txt",
+        "fig07_predictions.png", "fig08_handwritten_digits.png", "metrics.json"]
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "task1_train_mnist.py", *map(str, args)], cwd=dataio.ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_smoke_tiny_data(tmp_path, capsys):
+    out, model = tmp_path / "out", tmp_path / "m.pth"
+    task1.main(list(map(str, ["--epochs", 1, "--train-limit", 640, "--test-limit", 200, "--out-dir", out, "--model", model])))
+    assert all((out / f).is_file() for f in FIGS)
+    m = json.loads((out / "metrics.json").read_text())
+    assert 0 <= m["test_accuracy"] <= 1 and m["test_n"] == 200
+    assert [e["epoch"] for e in m["history"]["epochs"]] == [0, 1]
+    assert len(m["handwritten"]) == 10 and m["handwritten_accuracy"] is not None
+    printed = capsys.readouterr().out
+    assert "(conv1): Conv2d(1, 10, kernel_size=(5, 5)" in printed and "pred label" in printed
+
+    # --no-train reuses the model; a photo folder with junk in it warns and carries on
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "readme.txt").write_text("not an image")
+    (photos / "5.png").write_bytes((dataio.DATA_DIR / "handwritten_digits" / "5.png").read_bytes())
+    (photos / "7.png").write_bytes(b"\x89PNG broken")
+    r = _run("--no-train", "--test-limit", 50, "--out-dir", tmp_path / "o2", "--model", model,
+             "--digits-dir", photos)
+    assert r.returncode == 0, r.stderr
+    assert "readme.txt" in r.stderr and "7.png" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads((tmp_path / "o2" / "metrics.json").read_text())["handwritten"][0]["file"] == "5.png"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--no-train", "--model", "absent.pth"], "run `python task1_train_mnist.py` first"),
+    (["--epochs", "0"], "--epochs: must be at least 1"),
+    (["--batch-size", "-64"], "--batch-size: must be at least 1"),
+    (["--recipe", "magic"], "invalid choice"),
+])
+def test_bad_input_one_line(tmp_path, args, message):
+    r = _run(*args, "--out-dir", tmp_path)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_checkpoints_one_line(tmp_path):
+    import torch
+    from models import Net, save_checkpoint
+    save_checkpoint(Net(num_classes=3), tmp_path / "greek.pth")
+    (tmp_path / "junk.pth").write_text("junk")
+    for path, message in [(tmp_path / "greek.pth", "3 output classes"), (tmp_path / "junk.pth", "not a readable")]:
+        r = _run("--no-train", "--model", path, "--out-dir", tmp_path)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    r = _run("--no-train", "--model", tmp_path / "other.pth", "--out-dir", tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_empty_digits_folder(tmp_path):
+    from models import Net, save_checkpoint
+    save_checkpoint(Net(), tmp_path / "m.pth")
+    (tmp_path / "empty").mkdir()
+    r = _run("--no-train", "--model", tmp_path / "m.pth", "--test-limit", 20, "--digits-dir", tmp_path / "empty",
+             "--out-dir", tmp_path)
+    assert r.returncode == 2 and "no usable digit images" in r.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("recipe,target", [("report", 0.979), ("improved", 0.992)])
+def test_reproduces_report_accuracy(tmp_path, recipe, target):
+    """The full Task 1 protocol on real MNIST: 5 epochs on 60000 images, tested on 10000."""
+    r = _run("--recipe", recipe, "--out-dir", tmp_path, "--model", tmp_path / "model.pth")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["test_n"] == 10000 and m["test_accuracy"] >= target
+    assert m["first_ten_correct"] == 10
+    assert m["handwritten_accuracy"] == 1.0
