@@ -101,7 +101,7 @@ def main(argv=None):
     except ValueError as e:
         raise cli.UsageError(e) from None
     training.set_seed(args.seed)
-    model, ckpt = load_checkpoint(args.model)  # a missing file says: run task1_train_mnist.py first
+    model, _ = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"task": "task2", "model": str(args.model), "device": str(device)}
