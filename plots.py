@@ -68,3 +68,106 @@ def loss_curves(history, path, title="Training and test loss", show=False):
     ax2.legend()
     fig.tight_layout()
     return save(fig, path, show)
+
+
+# ---- task 2 and the AlexNet extension: filters, their responses, where a network looks
+
+def _filter_image(ax, f, vmax):
+    """Draw one filter: (kh, kw) weights on a blue-white-red scale centred at 0, or (kh, kw, 3) as colour."""
+    f = np.asarray(f, dtype=np.float32)
+    if f.ndim == 3:  # a colour filter: stretch its weights to [0, 1] so that 0.5 grey is "weight 0 - ish"
+        lo, hi = float(f.min()), float(f.max())
+        ax.imshow((f - lo) / max(hi - lo, 1e-12), interpolation="nearest")
+        return None
+    return ax.imshow(f, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+
+
+def _weight_scale(filters):
+    """One symmetric colour range for all single-channel filters, so that their weights compare."""
+    gray = [np.abs(np.asarray(f)).max() for f in filters if np.asarray(f).ndim == 2]
+    return max(gray) if gray else 1.0
+
+
+def filter_grid(filters, titles, path, rows=None, cols=None, suptitle=None, show=False):
+    """Filters in a grid, each titled (Fig 9; all 64 first-layer AlexNet filters).
+
+    filters: a list of (kh, kw) weight arrays (drawn red > 0, blue < 0, one scale for all,
+    with a colour bar) or (kh, kw, 3) colour filters (each stretched to [0, 1]).
+    """
+    n = len(filters)
+    cols = cols or min(n, 4)
+    rows = rows or -(-n // cols)
+    vmax = _weight_scale(filters)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols + 0.8, 1.9 * rows), squeeze=False)
+    mappable = None
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            mappable = _filter_image(ax, filters[i], vmax) or mappable
+            if titles:
+                ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
+    return save(fig, path, show)
+
+
+def filter_response_grid(filters, responses, path, filter_titles=None, response_titles=None, cols=5,
+                         source=None, source_title=None, suptitle=None, show=False):
+    """Each filter drawn above its response to one image (Figs 10, 18, 19): the report's 4x5 layout for 10 filters.
+
+    filters: (kh, kw) or (kh, kw, 3) arrays as in `filter_grid`; responses: (H, W) arrays,
+    each drawn in grey on its own scale (white = strongest positive response).
+    `source`, an (H, W) or (H, W, 3) image, is drawn at the left: the image the filters were applied to.
+    """
+    n = len(filters)
+    pair_rows = -(-n // cols)
+    extra = 1 if source is not None else 0
+    vmax = _weight_scale(filters)
+    fig = plt.figure(figsize=(1.9 * (cols + extra) + 0.3, 2.0 * 2 * pair_rows))
+    grid = fig.add_gridspec(2 * pair_rows, cols + extra)
+    if source is not None:
+        ax = fig.add_subplot(grid[0:2, 0])
+        src = np.asarray(source)
+        ax.imshow(src, cmap="gray" if src.ndim == 2 else None, interpolation="nearest")
+        ax.set_title(source_title or "input", fontsize=9)
+        ax.axis("off")
+    for i in range(n):
+        r, c = 2 * (i // cols), extra + i % cols
+        ax = fig.add_subplot(grid[r, c])
+        _filter_image(ax, filters[i], vmax)
+        ax.set_title(filter_titles[i] if filter_titles else f"filter {i}", fontsize=9)
+        ax.axis("off")
+        ax = fig.add_subplot(grid[r + 1, c])
+        ax.imshow(np.asarray(responses[i]), cmap="gray", interpolation="nearest")
+        if response_titles:
+            ax.set_title(response_titles[i], fontsize=8)
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return save(fig, path, show)
+
+
+def heatmap_overlays(images, maps, titles, path, rows=None, cols=None, suptitle=None, title_colors=None,
+                     show=False):
+    """Grey images (N, H, W) with a heat map (N, H, W), each in [0, 1], laid over them (the Grad-CAM figure)."""
+    n = len(images)
+    cols = cols or min(n, 5)
+    rows = rows or -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.2 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(np.asarray(images[i]), cmap="gray", interpolation="nearest")
+            m = np.clip(np.asarray(maps[i], dtype=np.float32), 0, 1)
+            overlay = plt.get_cmap("jet")(m)
+            overlay[..., 3] = 0.75 * np.sqrt(m)  # no evidence = transparent, so the digit stays visible
+            ax.imshow(overlay, interpolation="bilinear")
+            ax.set_title(titles[i], fontsize=9, color=title_colors[i] if title_colors else "black")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return save(fig, path, show)

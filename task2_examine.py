@@ -1,0 +1,168 @@
+"""Task 2: look inside Task 1's network: its first layer's filters and what they do (report Figs 9-10).
+
+    python task1_train_mnist.py      # first, once: writes model.pth
+    python task2_examine.py          # reads model.pth, writes the figures below
+
+A. conv1's weights, shape (10, 1, 5, 5), printed, and the 10 filters in a grid
+(fig09_conv1_filters.png: red = positive weight, blue = negative, one scale).
+B. The first MNIST training digit filtered by each of them with OpenCV's filter2D
+(fig10_conv1_responses.png, the report's layout: each filter above its result),
+checked against conv1's own output: they agree to ~1e-6.
+C. Beyond the report: Grad-CAM (extra_gradcam.png): for test digits the network
+gets right and some it gets wrong, where in the image conv2's features pushed it
+towards its answer, and, for the wrong ones, towards the true digit.
+Parts A-B run under torch.no_grad(); Grad-CAM needs gradients.  About 5 s on a
+2-core laptop CPU.  Writes metrics.json (the weights, the check, the Grad-CAM digits).
+"""
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import cli
+import dataio
+import filters
+import plots
+import training
+from models import load_checkpoint
+
+MODEL = dataio.ROOT / "model.pth"
+N_CAM = 5  # digits per row of the Grad-CAM figure
+
+
+def parse_args(argv=None):
+    p = cli.parser(__doc__, "task2")
+    p.add_argument("--model", type=Path, default=MODEL, metavar="FILE",
+                   help="Task 1's checkpoint (default: model.pth, written by task1_train_mnist.py)")
+    p.add_argument("--test-limit", type=cli.positive_int, default=None,
+                   help="search only the first N test digits for Grad-CAM examples (default: all 10000)")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------- Grad-CAM (beyond the report)
+
+def place_on_input(cam, size=28):
+    """Put an (8, 8) map over conv2's output grid onto the (28, 28) input it looked at.
+
+    conv2's unit (u, v) sees a 14x14 input window (conv1 5x5, pool 2, conv2 5x5) centred
+    on pixel 2u + 6.5: the 8x8 grid covers the central 16x16 pixels, in steps of 2.
+    Doubling the map and padding 6 pixels of zeros keeps each value over its window's
+    centre; stretching 8x8 over the whole 28x28 would shift everything outwards.
+    """
+    cam = np.asarray(cam, dtype=np.float32)
+    big = cv2.resize(cam, (2 * cam.shape[1], 2 * cam.shape[0]), interpolation=cv2.INTER_LINEAR)
+    pad = (size - big.shape[0]) // 2
+    return np.pad(big, pad)
+
+
+def grad_cam(model, x, classes):
+    """Grad-CAM maps over conv2 (Selvaraju et al. 2017) for images x (N, 1, 28, 28) and one class each.
+
+    Each of conv2's 20 feature maps is weighted by the mean gradient of the class's
+    log-probability with respect to it; the ReLU of the weighted sum, placed on the
+    input and scaled to [0, 1], shows where evidence for that class was found.
+    Returns float32 (N, 28, 28).
+    """
+    model.eval()
+    saved = {}
+    handle = model.conv2.register_forward_hook(lambda m, i, out: saved.update(a=out))
+    try:
+        with torch.enable_grad():
+            out = model(x)  # (N, 10) log-probabilities; saved["a"] = conv2's output (N, 20, 8, 8)
+            score = out.gather(1, torch.as_tensor(classes, device=out.device).view(-1, 1)).sum()
+            (grads,) = torch.autograd.grad(score, saved["a"])
+    finally:
+        handle.remove()
+    weights = grads.mean(dim=(2, 3), keepdim=True)  # (N, 20, 1, 1)
+    cams = F.relu((weights * saved["a"]).sum(1)).detach().cpu().numpy()  # (N, 8, 8)
+    maps = np.stack([place_on_input(c) for c in cams])
+    top = maps.reshape(len(maps), -1).max(1).reshape(-1, 1, 1)
+    return maps / np.maximum(top, 1e-12)
+
+
+def cam_examples(model, x, y, n=N_CAM):
+    """Indices of the first n correctly and the first n wrongly classified digits, and all predictions."""
+    log_p = training.predict(model, x)
+    pred = log_p.argmax(1).cpu()
+    y = y.cpu()
+    right = torch.nonzero(pred == y).flatten()[:n].tolist()
+    wrong = torch.nonzero(pred != y).flatten()[:n].tolist()
+    return right, wrong, pred, log_p.exp().cpu()
+
+
+def main(argv=None):
+    t_start = time.perf_counter()
+    args = parse_args(argv)
+    try:
+        device = training.pick_device(args.device)
+    except ValueError as e:
+        raise cli.UsageError(e) from None
+    training.set_seed(args.seed)
+    model, _ = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
+    out = args.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {"task": "task2", "model": str(args.model), "device": str(device)}
+
+    with torch.no_grad():
+        # A. The first layer's weights (Fig 9) ----------------------------------------------
+        weight = model.conv1.weight.detach().cpu()  # (10, 1, 5, 5): 10 filters, 1 input channel, 5x5
+        print(f"conv1 weight shape: {tuple(weight.shape)}")
+        for k, w in enumerate(weight):
+            print(f"filter {k}:\n" + "\n".join("  " + " ".join(f"{v:6.3f}" for v in row) for row in w[0].tolist()))
+        kernels = [w[0].numpy() for w in weight]
+        plots.filter_grid(kernels, [f"Filter {k}" for k in range(len(kernels))], out / "fig09_conv1_filters.png",
+                          cols=4, suptitle="Fig 9: the 10 filters of conv1 (5x5)", show=args.show)
+
+        # B. The filters applied to the first training digit (Fig 10) -----------------------
+        x_u8, y = dataio.load_split("MNIST", train=True, data_dir=args.data_dir, limit=1)
+        digit = dataio.normalize(x_u8, "MNIST")[0]  # (1, 28, 28), as the network sees it
+        # filter2D with its default border, as the report; compared with conv1 where the border plays no part
+        responses, check = filters.layer_check(model.conv1, digit, range(len(kernels)),
+                                               border=cv2.BORDER_REFLECT_101)
+        print(f"filter2D responses vs conv1's output (bias added, {check['compared']} values): "
+              f"max |difference| {check['max_abs_diff']:.2e}, outputs up to {check['max_abs_output']:.2f}")
+        plots.filter_response_grid(
+            kernels, responses, out / "fig10_conv1_responses.png", [f"Filter {k}" for k in range(len(kernels))],
+            cols=5, source=x_u8[0].numpy(), source_title=f"first training digit ({int(y[0])})",
+            suptitle="Fig 10: conv1's filters (above) and the first training digit filtered by each (below)",
+            show=args.show)
+
+    # C. Grad-CAM for right and wrong test digits (needs gradients) ---------------------------
+    model = training.prepare(model, device)
+    xt_u8, yt = dataio.load_split("MNIST", train=False, data_dir=args.data_dir, limit=args.test_limit)
+    xt = dataio.normalize(xt_u8, "MNIST").to(device)
+    right, wrong, pred, prob = cam_examples(model, xt, yt)
+    idx = right + wrong
+    maps = list(grad_cam(model, xt[idx], pred[idx].tolist()))
+    titles = [f"{int(yt[i])}, p={prob[i, pred[i]]:.2f}" for i in right]
+    titles += [f"true {int(yt[i])} -> {int(pred[i])}, p={prob[i, pred[i]]:.2f}" for i in wrong]
+    colors = ["green"] * len(right) + ["red"] * len(wrong)
+    images = [xt_u8[i].numpy() for i in idx]
+    if wrong:  # the same wrong digits again, with the map for the class they should have been
+        maps += list(grad_cam(model, xt[wrong], yt[wrong].tolist()))
+        titles += [f"evidence for {int(yt[i])}" for i in wrong]
+        colors += ["black"] * len(wrong)
+        images += [xt_u8[i].numpy() for i in wrong]
+    rows = "top: digits it gets right; middle: wrong, map for its answer; bottom: map for the true digit" \
+        if wrong else "digits it gets right (no wrong ones among those searched)"
+    plots.heatmap_overlays(images, maps, titles, out / "extra_gradcam.png", cols=N_CAM, title_colors=colors,
+                           suptitle=f"Beyond the report: Grad-CAM over conv2 - where the net found its evidence\n"
+                                    f"{rows}", show=args.show)
+    print(f"Grad-CAM: {len(right)} correct and {len(wrong)} misclassified test digits "
+          f"(test indices {idx}); {int((pred != yt.cpu()).sum())} of {len(yt)} searched are misclassified")
+
+    metrics.update(conv1_weight_shape=list(weight.shape), conv1_weights=weight.squeeze(1).tolist(),
+                   conv1_bias=model.conv1.bias.detach().cpu().tolist(), first_training_label=int(y[0]),
+                   filter2d_check=check, gradcam={"correct": right, "misclassified": wrong,
+                                                  "predictions": [int(pred[i]) for i in idx]},
+                   test_errors=int((pred != yt.cpu()).sum()), test_n=len(yt),
+                   wall_time_s=time.perf_counter() - t_start)
+    cli.write_json(metrics, out / "metrics.json")
+    print(f"figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s)")
+
+
+if __name__ == "__main__":
+    cli.run(main)

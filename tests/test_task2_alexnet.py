@@ -1,0 +1,254 @@
+"""Task 2 (Figs 9-10, Grad-CAM) and the AlexNet extension (Figs 18-19): the filter2D check, scripts, errors."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.models import alexnet
+
+import cli
+import dataio
+import ext_alexnet
+import filters
+import plots
+import task2_examine
+from models import CheckpointError, Net, save_checkpoint
+
+ROOT = dataio.ROOT
+
+
+# ---------------------------------------------------------------- stand-ins made by the tests
+
+@pytest.fixture(scope="module")
+def alexnet_random():
+    torch.manual_seed(0)
+    return alexnet(weights=None).eval()
+
+
+@pytest.fixture(scope="module")
+def alexnet_file(tmp_path_factory, alexnet_random):
+    """A saved state_dict of a randomly initialised AlexNet, standing in for the ImageNet weights file."""
+    path = tmp_path_factory.mktemp("weights") / "alexnet_random.pth"
+    torch.save(alexnet_random.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A made-up 'photo': a red disc and a blue bar on a gradient, 160x120 RGB."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    img = np.stack([xx * 1.5, yy * 2.0, np.full_like(xx, 90)], -1).astype(np.uint8)
+    cv2.circle(img, (50, 60), 30, (230, 30, 30), -1)
+    cv2.rectangle(img, (100, 20), (115, 100), (20, 40, 220), -1)
+    path = tmp_path_factory.mktemp("photo") / "scene.png"
+    Image.fromarray(img).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def net_checkpoint(tmp_path_factory):
+    """A Task 1 checkpoint of an untrained Net: the script must work with any Net."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.pth"
+    save_checkpoint(Net(), path, class_names=[str(d) for d in range(10)])
+    return path
+
+
+# ---------------------------------------------------------------- filter2D equals the conv layer
+
+def test_filter2d_equals_net_conv1_inside_the_border():
+    torch.manual_seed(1)
+    conv = Net().conv1
+    image = torch.randn(1, 28, 28)
+    responses, check = filters.layer_check(conv, image, range(10), border=cv2.BORDER_REFLECT_101)
+    assert responses.shape == (10, 28, 28)
+    assert check["compared"] == 10 * 24 * 24  # conv1 has no padding: 24x24 outputs, all inside
+    assert check["max_abs_diff"] < 1e-5 * check["max_abs_output"]
+
+
+def test_filter2d_equals_alexnet_layers_at_their_stride_and_padding(alexnet_random):
+    x = torch.randn(3, 224, 224)
+    first = alexnet_random.features[0]
+    responses, check = filters.layer_check(first, x, range(4))  # zero border, as the layer pads
+    assert responses.shape == (4, 224, 224)
+    assert check["compared"] == 4 * 55 * 55  # stride 4, padding 2: 55x55 outputs, borders included
+    assert check["max_abs_diff"] < 1e-4 * check["max_abs_output"]
+    acts = alexnet_random.features[:3](x[None])[0]  # (64, 27, 27): conv1, ReLU, max-pool
+    _, check2 = filters.layer_check(alexnet_random.features[3], acts, range(3))
+    assert check2["compared"] == 3 * 27 * 27
+    assert check2["max_abs_diff"] < 1e-4 * check2["max_abs_output"]
+
+
+def test_check_detects_a_flipped_kernel_and_a_wrong_offset(alexnet_random):
+    """The check can fail: a true convolution (flipped kernel) or a one-pixel shift does not match the layer."""
+    x = torch.randn(3, 224, 224)
+    conv = alexnet_random.features[0]
+    _, good = filters.layer_check(conv, x, [0])
+    flipped = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2)
+    with torch.no_grad():
+        flipped.weight.copy_(conv.weight.flip(-1, -2))
+        flipped.bias.copy_(conv.bias)
+    responses, _ = filters.layer_check(flipped, x, [0])  # responses of the flipped kernel ...
+    layer = conv(x[None])[0, 0].detach().numpy()  # ... against the real layer
+    rows, cols, _ = filters.conv_positions(conv, 224, 224)
+    assert np.abs(responses[0][rows][:, cols] - layer).max() > 100 * good["max_abs_diff"]
+    real, _ = filters.layer_check(conv, x, [0])
+    assert np.abs(real[0][rows + 1][:, cols] - layer).max() > 100 * good["max_abs_diff"]
+
+
+def test_strongest_input_channel():
+    k = np.zeros((4, 3, 3))
+    k[2, 1, 1] = -5.0
+    k[1] += 1.0
+    c, kernel = filters.strongest_input_channel(k)
+    assert c == 2 and kernel[1, 1] == -5.0
+
+
+def test_gradcam_map_sits_over_the_window_centre():
+    cam = np.zeros((8, 8), np.float32)
+    cam[1, 6] = 1.0  # conv2 unit (1, 6) sees input rows 2..15, columns 12..25: centre (8.5, 18.5)
+    placed = task2_examine.place_on_input(cam)
+    assert placed.shape == (28, 28)
+    ys, xs = np.nonzero(placed == placed.max())
+    assert abs(ys.mean() - 8.5) <= 0.5 and abs(xs.mean() - 18.5) <= 0.5
+
+
+def test_gradcam_maps_are_in_unit_range():
+    torch.manual_seed(2)
+    model = Net().eval()
+    maps = task2_examine.grad_cam(model, torch.randn(3, 1, 28, 28), [0, 4, 9])
+    assert maps.shape == (3, 28, 28) and np.isfinite(maps).all()
+    assert maps.min() >= 0 and maps.max() <= 1 + 1e-6
+
+
+# ---------------------------------------------------------------- task2_examine.py
+
+def test_task2_writes_figs_9_10_and_the_check(net_checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    task2_examine.main(["--model", str(net_checkpoint), "--out-dir", str(out), "--test-limit", "300",
+                        "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert "conv1 weight shape: (10, 1, 5, 5)" in printed
+    for name in ("fig09_conv1_filters.png", "fig10_conv1_responses.png", "extra_gradcam.png", "metrics.json"):
+        assert (out / name).stat().st_size > 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["conv1_weight_shape"] == [10, 1, 5, 5]
+    weights = torch.load(net_checkpoint, weights_only=True)["state_dict"]["conv1.weight"]
+    assert np.allclose(m["conv1_weights"], weights[:, 0].numpy(), atol=1e-7)
+    assert m["filter2d_check"]["max_abs_diff"] < 1e-5 * m["filter2d_check"]["max_abs_output"]
+    assert m["first_training_label"] == int(dataio.load_split("MNIST", True, limit=1)[1][0])
+    g = m["gradcam"]
+    assert len(g["correct"]) + len(g["misclassified"]) >= 1
+    assert m["test_n"] == 300
+
+
+def test_task2_missing_model_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "task2_examine.py"), "--model", str(tmp_path / "none.pth"),
+                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert "task1_train_mnist.py" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_task2_rejects_a_checkpoint_of_another_architecture(tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"conv1.weight": torch.zeros(3)}, bad)
+    with pytest.raises(CheckpointError):
+        task2_examine.main(["--model", str(bad), "--out-dir", str(tmp_path / "out")])
+
+
+# ---------------------------------------------------------------- ext_alexnet.py
+
+def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
+    titles = []
+    real = plots.filter_response_grid
+    monkeypatch.setattr(plots, "filter_response_grid", lambda *a, **k: titles.append(k["suptitle"]) or real(*a, **k))
+    out = tmp_path / "out"
+    ext_alexnet.main(["--random-weights", "--image", str(photo), "--out-dir", str(out), "--data-dir",
+                      str(tmp_path / "no_data")])
+    for name in ("fig18_alexnet_conv1.png", "fig19_alexnet_conv2.png", "alexnet_conv1_all_filters.png"):
+        assert (out / name).stat().st_size > 0
+    assert len(titles) == 2 and all("random weights (untrained)" in t for t in titles)
+    assert "64x5x5" in titles[1] and "strongest input channel" in titles[1]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["layers"]["0"]["weight_shape"] == [64, 3, 11, 11]
+    assert m["layers"]["3"]["weight_shape"] == [192, 64, 5, 5]
+    assert m["layers"]["3"]["input_shape"] == [64, 27, 27]
+    for layer in m["layers"].values():
+        assert layer["filter2d_check"]["max_abs_diff"] < 1e-4 * layer["filter2d_check"]["max_abs_output"]
+    assert not (tmp_path / "no_data").exists()  # --image given: nothing fetched
+
+
+def test_alexnet_loads_a_weights_file(alexnet_file, alexnet_random, photo, tmp_path):
+    out = tmp_path / "out"
+    ext_alexnet.main(["--weights", str(alexnet_file), "--image", str(photo), "--out-dir", str(out),
+                      "--layers", "6", "--num-filters", "3"])
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["layers"]) == ["6"] and m["layers"]["6"]["weight_shape"] == [384, 192, 3, 3]
+    assert (out / "alexnet_features6.png").is_file() and not (out / "fig18_alexnet_conv1.png").exists()
+    assert len(m["top3"]) == 3
+    model, _ = ext_alexnet.load_alexnet(alexnet_file)
+    assert torch.equal(model.features[0].weight, alexnet_random.features[0].weight)
+
+
+def test_alexnet_default_weights_come_through_torchvisions_cache(alexnet_file, photo, tmp_path, monkeypatch,
+                                                                   capsys):
+    """No --weights: torchvision's weights API, which finds the file in $TORCH_HOME's cache and downloads nothing."""
+    from torchvision.models import AlexNet_Weights
+    cache = tmp_path / "torch_home" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / AlexNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]).symlink_to(alexnet_file)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    out = tmp_path / "out"
+    ext_alexnet.main(["--image", str(photo), "--out-dir", str(out), "--layers", "0", "--num-filters", "2"])
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["weights"] == "ImageNet weights" and len(m["top3"]) == 3
+    assert "AlexNet's top 3 ImageNet classes" in capsys.readouterr().out
+
+
+def test_alexnet_bad_inputs_are_one_line_errors(tmp_path, photo):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a state dict")
+    with pytest.raises(cli.UsageError, match="not a readable weights-only"):
+        ext_alexnet.main(["--weights", str(junk), "--image", str(photo), "--out-dir", str(tmp_path)])
+    other = tmp_path / "net.pth"
+    torch.save(Net().state_dict(), other)
+    with pytest.raises(cli.UsageError, match="AlexNet"):
+        ext_alexnet.main(["--weights", str(other), "--image", str(photo), "--out-dir", str(tmp_path)])
+    with pytest.raises(cli.UsageError, match="choose from 0, 3, 6, 8, 10"):
+        ext_alexnet.main(["--random-weights", "--image", str(photo), "--layers", "1", "--out-dir", str(tmp_path)])
+    notimage = tmp_path / "notes.jpg"
+    notimage.write_text("hello")
+    with pytest.raises(dataio.DataError, match="not a readable image"):
+        ext_alexnet.main(["--random-weights", "--image", str(notimage), "--out-dir", str(tmp_path)])
+
+
+def _offline_env(tmp_path):
+    """Downloads fail at once, with or without internet: an empty torch cache and a proxy nobody listens on."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
+    dead = "http://127.0.0.1:9"  # the discard port: connection refused
+    env.update(TORCH_HOME=str(tmp_path / "torch_home"), HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead,
+               https_proxy=dead)
+    return env
+
+
+@pytest.mark.parametrize("extra", [[], ["--random-weights"]], ids=["no-weights", "no-image"])
+def test_alexnet_without_downloads_exits_with_one_line(tmp_path, extra):
+    done = subprocess.run([sys.executable, str(ROOT / "ext_alexnet.py"), *extra, "--data-dir", str(tmp_path / "data"),
+                           "--out-dir", str(tmp_path / "out")], env=_offline_env(tmp_path), capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    for option in ("--weights FILE", "--image FILE", "--random-weights"):
+        assert option in lines[0]
+    assert not (tmp_path / "out").exists()
