@@ -1,0 +1,117 @@
+"""Benchmark: Task 1 training against the canonical tutorial pipeline, side by side in one run.
+
+Baseline ("canonical"): torchvision.datasets.MNIST with per-item ToTensor() + Normalize(),
+a shuffled DataLoader of batch 64, test DataLoader of batch 1000, the same Net and SGD
+(lr 0.01, momentum 0.5), default memory format -- the PyTorch MNIST tutorial as the report ran it.
+
+Prints, with the ratio of each against the baseline:
+  1. one epoch (training + test-set evaluation): ours vs canonical      target >= 2.5x
+  2. the whole `task1_train_mnist.py` run (5 epochs with train and test evaluation after every
+     epoch, save, reload, all figures, process start included) vs the canonical 5 epochs alone
+     (training + test evaluation)                                          target >= 2x
+
+    python benchmarks/bench_task1.py                 # ~3 minutes on a 2-core CPU
+    python benchmarks/bench_task1.py --canonical-epochs 1   # time 1 canonical epoch, x5 for the run
+"""
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import dataio  # noqa: E402
+import training  # noqa: E402
+from models import Net  # noqa: E402
+
+
+def canonical_epochs(data_dir, epochs, seed=1):
+    """Seconds per epoch of the tutorial pipeline (train + test evaluation)."""
+    from torchvision import datasets, transforms
+    torch.manual_seed(seed)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    train = torch.utils.data.DataLoader(datasets.MNIST(str(data_dir), train=True, download=False, transform=tf),
+                                        batch_size=64, shuffle=True)
+    test = torch.utils.data.DataLoader(datasets.MNIST(str(data_dir), train=False, download=False, transform=tf),
+                                       batch_size=1000)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    times, acc = [], 0.0
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        for x, y in train:
+            opt.zero_grad()
+            F.nll_loss(model(x), y).backward()
+            opt.step()
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in test:
+                correct += int((model(x).argmax(1) == y).sum())
+        times.append(time.perf_counter() - t0)
+        acc = correct / len(test.dataset)
+    return times, acc
+
+
+def our_epochs(data_dir, epochs, seed=1):
+    """Seconds per epoch of training.train_epoch + evaluate on the test set."""
+    g = training.set_seed(seed)
+    x, y = dataio.load_split("MNIST", True, data_dir)
+    xt, yt = dataio.load_split("MNIST", False, data_dir)
+    x, xt = dataio.normalize(x, "MNIST"), dataio.normalize(xt, "MNIST")
+    recipe = training.RECIPES["report"]
+    model = training.prepare(Net(), torch.device("cpu"))
+    opt, sched = training.make_optimizer(model, recipe, 0, epochs)
+    times, acc = [], 0.0
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        training.train_epoch(model, opt, x, y, recipe, g, sched)
+        acc = training.evaluate(model, xt, yt)["accuracy"]
+        times.append(time.perf_counter() - t0)
+    return times, acc
+
+
+def whole_run(data_dir):
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "task1_train_mnist.py"), "--data-dir", str(data_dir),
+                        "--out-dir", tmp, "--model", str(Path(tmp) / "model.pth")], check=True,
+                       stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=dataio.DATA_DIR, help="dataset folder (default: data/)")
+    p.add_argument("--canonical-epochs", type=int, default=5,
+                   help="canonical epochs to time; fewer are scaled up to 5 (default: 5)")
+    p.add_argument("--our-epochs", type=int, default=2, help="epochs of ours to time per epoch (default: 2)")
+    args = p.parse_args()
+    dataio.provision("MNIST", args.data_dir)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    ours, our_acc = our_epochs(args.data_dir, args.our_epochs)
+    can, can_acc = canonical_epochs(args.data_dir, args.canonical_epochs)
+    run = whole_run(args.data_dir)
+
+    ours_epoch, can_epoch = sum(ours) / len(ours), sum(can) / len(can)
+    can_five = sum(can) * 5 / len(can)
+    print(f"canonical pipeline: {can_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in can)}; "
+          f"test acc after {len(can)} epoch(s) {can_acc:.4f})")
+    print(f"ours              : {ours_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in ours)}; "
+          f"test acc after {len(ours)} epoch(s) {our_acc:.4f})")
+    r1, r2 = can_epoch / ours_epoch, can_five / run
+    print(f"per epoch (train + test eval): {r1:.2f}x faster  (target >= 2.5x: {'met' if r1 >= 2.5 else 'NOT met'})")
+    print(f"whole task1 run {run:.1f} s vs canonical 5 epochs {can_five:.1f} s"
+          f"{' (extrapolated)' if len(can) != 5 else ''}: {r2:.2f}x faster  "
+          f"(target >= 2x: {'met' if r2 >= 2 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
