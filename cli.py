@@ -65,20 +65,24 @@ def parser(doc, out_name):
     return p
 
 
-def write_json(obj, path):
-    """Write `obj` as indented JSON to `path` atomically (temporary file, then rename)."""
+def write_text(text, path):
+    """Write `text` to `path` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json(obj, path):
+    """Write `obj` as indented JSON to `path` atomically."""
+    return write_text(json.dumps(obj, indent=2) + "\n", path)
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):

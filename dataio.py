@@ -167,8 +167,7 @@ def provision(name, data_dir=DATA_DIR, log=print):
                 return raw_folder(name, data_dir)
             tried.append(f"{what}: not available")
         except Exception as e:  # any failure of one source means: try the next
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            tried.append(f"{what}: {first[:100]}")
+            tried.append(f"{what}: {first_line(e)[:100]}")
     raise DataError(
         f"cannot obtain {name} ({'; '.join(tried)}). Put the four IDX files "
         f"({', '.join(RAW_MD5[name])}, raw or .gz) into {raw_folder(name, data_dir)} or pass --data-dir")
@@ -234,18 +233,45 @@ def find_images(folder):
     return items
 
 
+def first_line(e):
+    """The first line of an exception's message, short enough for a one-line error."""
+    return ((str(e).strip().splitlines() or [type(e).__name__])[0])[:120]
+
+
+def open_image(path):
+    """Open any image file as PIL does, EXIF-rotated as a phone meant it; DataError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no image file {path}")
+    try:
+        img = Image.open(path)
+        img = ImageOps.exif_transpose(img)
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise DataError(f"{path}: not a readable image ({first_line(e)})") from None
+    return img
+
+
+def read_rgb(path):
+    """Any image file -> an RGB PIL image, EXIF-rotated, transparency composited on white."""
+    img = open_image(path)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float grey: scale to 8 bits
+        a = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.uint8(np.clip(255 * a / max(a.max(), 1e-12), 0, 255)))
+    if img.mode in ("RGBA", "LA", "PA", "P") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB")
+
+
 def read_gray(path):
     """Any image file -> float32 (H, W) luminance in [0, 1], EXIF-rotated, transparency composited.
 
     A transparent background is filled with the colour that contrasts with the ink,
     so an RGBA digit ends up as ink on an opaque background like any photo.
     """
-    try:
-        img = Image.open(path)
-        img = ImageOps.exif_transpose(img)
-        img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise DataError(f"{path}: not a readable image ({e})") from None
+    img = open_image(path)
     if img.mode == "P":
         img = img.convert("RGBA")
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

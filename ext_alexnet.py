@@ -27,15 +27,14 @@ import socket
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 import cli
+import dataio
 import filters
 import plots
 import training
-from dataio import DataError
+from dataio import first_line
 
 FIGURES = {0: ("Fig 18", "fig18_alexnet_conv1.png"), 3: ("Fig 19", "fig19_alexnet_conv2.png")}
 OFFLINE_HINT = ("pass --weights FILE (a saved AlexNet state_dict, such as torchvision's alexnet-owt-7be5be79.pth) "
@@ -72,10 +71,6 @@ def quiet_download():
         socket.setdefaulttimeout(old)
 
 
-def _reason(e):
-    return ((str(e).strip().splitlines() or [type(e).__name__])[0])[:120]
-
-
 def load_alexnet(weights_file=None, random_weights=False, seed=1):
     """(AlexNet in eval mode, a few words on its weights), from a file, at random, or torchvision's download."""
     from torchvision.models import AlexNet_Weights, alexnet
@@ -89,7 +84,7 @@ def load_alexnet(weights_file=None, random_weights=False, seed=1):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # not a zip, refused pickle, truncated ...
-            raise cli.UsageError(f"{path} is not a readable weights-only state_dict ({_reason(e)})") from None
+            raise cli.UsageError(f"{path} is not a readable weights-only state_dict ({first_line(e)})") from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]  # a checkpoint dict that wraps the state_dict
         model = alexnet(weights=None)
@@ -97,47 +92,26 @@ def load_alexnet(weights_file=None, random_weights=False, seed=1):
             model.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError) as e:
             raise cli.UsageError(f"{path} does not hold the weights of torchvision's AlexNet "
-                                 f"({_reason(e)})") from None
+                                 f"({first_line(e)})") from None
         return model.eval(), f"weights from {path.name}"
     try:
         with quiet_download():
             model = alexnet(weights=AlexNet_Weights.IMAGENET1K_V1)
     except Exception as e:  # no network, a proxy refusing, a corrupt cache file ...
-        raise cli.UsageError(f"cannot get AlexNet's ImageNet weights ({_reason(e)}): {OFFLINE_HINT}") from None
+        raise cli.UsageError(f"cannot get AlexNet's ImageNet weights ({first_line(e)}): {OFFLINE_HINT}") from None
     return model.eval(), "ImageNet weights"
-
-
-def read_rgb(path):
-    """Any image file -> an RGB PIL image, EXIF-rotated, transparency composited on white."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no image file {path}: pass --image with a photo")
-    try:
-        img = Image.open(path)
-        img = ImageOps.exif_transpose(img)
-        img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise DataError(f"{path}: not a readable image ({_reason(e)})") from None
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float grey: scale to 8 bits
-        a = np.asarray(img, dtype=np.float64)
-        img = Image.fromarray(np.uint8(np.clip(255 * a / max(a.max(), 1e-12), 0, 255)))
-    if img.mode in ("RGBA", "LA", "PA", "P") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    return img.convert("RGB")
 
 
 def load_image(image_file, data_dir):
     """(RGB PIL image, a few words on it): --image, or the first CIFAR-10 test image via torchvision."""
     if image_file is not None:
-        return read_rgb(image_file), Path(image_file).name
+        return dataio.read_rgb(image_file), Path(image_file).name
     from torchvision.datasets import CIFAR10
     try:
         with quiet_download():
             test = CIFAR10(str(data_dir), train=False, download=True)
     except Exception as e:
-        raise cli.UsageError(f"cannot get CIFAR-10 into {data_dir} ({_reason(e)}): {OFFLINE_HINT}") from None
+        raise cli.UsageError(f"cannot get CIFAR-10 into {data_dir} ({first_line(e)}): {OFFLINE_HINT}") from None
     img, label = test[0]
     return img.convert("RGB"), f"CIFAR-10 test image 0 ({test.classes[label]})"
 

@@ -64,7 +64,7 @@ def first_ten_table(model, x, y):
 def classify_photos(model, folder, out_dir, show):
     """Part G: photos -> MNIST-like inputs -> predictions; fig08. Returns (results, accuracy or None)."""
     items = dataio.find_images(folder)
-    inputs, names, labels = [], [], []
+    inputs, names, labels, photos = [], [], [], []
     for path, label in items:
         try:
             inputs.append(dataio.photo_to_mnist(path))
@@ -73,8 +73,12 @@ def classify_photos(model, folder, out_dir, show):
             continue
         names.append(path.name)
         labels.append(label)
+        photos.append(np.asarray(dataio.read_rgb(path)))
     if not inputs:
         raise dataio.DataError(f"no usable digit images in {folder}: add photos (7.png is labelled 7)")
+
+    plots.image_grid(photos, names, out_dir / "fig04_handwritten_photos.png", cols=min(5, len(photos)),
+                     suptitle="Fig 4: photos of handwritten digits, as taken", show=show)
     x = dataio.normalize(torch.from_numpy(np.stack(inputs) * 255.0), "MNIST")
     preds = training.predict(model, x).argmax(1).tolist()
     results = [{"file": n, "label": lab, "prediction": p} for n, lab, p in zip(names, labels, preds)]
