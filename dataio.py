@@ -330,7 +330,7 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     """A photo of one handwritten digit -> float32 (28, 28) in [0, 1], white ink on black, as MNIST was made.
 
     Ink is cropped, scaled to fit a 20x20 box with its aspect kept (thin pen
-    strokes thickened to MNIST's ~2.5 px), and placed in 28x28 so that its centre
+    strokes thickened to MNIST's typical width), and placed in 28x28 so that its centre
     of mass is at the centre.
     """
     gray = read_gray(path_or_gray) if not isinstance(path_or_gray, np.ndarray) else path_or_gray.astype(np.float32)
@@ -346,7 +346,7 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     perimeter = sum(cv2.arcLength(c, True) for c in contours)
     stroke = 2.0 * mask.sum() / max(perimeter, 1.0)
-    want = 2.5 / scale
+    want = 3.0 / scale  # calibrated: gives the median stroke of MNIST digits after resizing
     if stroke < want and scale < 1:
         grow = int(round(want - stroke)) | 1
         ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))

@@ -186,3 +186,20 @@ def test_find_images_labels_and_skips(tmp_path):
     assert {p.name: label for p, label in items} == {"7.png": 7, "3_second.jpg": 3, "a.png": 4, "mine.png": None}
     with pytest.raises(dataio.DataError, match="no folder"):
         dataio.find_images(tmp_path / "absent")
+
+
+def _stroke_width(x):
+    """2 x area / perimeter of the ink (> 0.5), perimeter measured on an 8x upsampled mask."""
+    m = (x > 0.5).astype(np.uint8)
+    big = cv2.resize(m, (224, 224), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(big, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    return 2 * m.sum() / (sum(cv2.arcLength(c, True) for c in contours) / 8)
+
+
+def test_thin_pen_strokes_thickened_to_mnist_width(tmp_path):
+    mnist, _ = dataio.load_split("MNIST", train=True, limit=500)
+    lo, hi = np.percentile([_stroke_width(im) for im in mnist.numpy() / 255.0], [10, 90])
+    for width in (2, 6, 14):  # a fine pen to a marker, on a 600 px photo
+        img = render(DIGITS[8], np.random.default_rng(1), height=600, width=560, stroke_width=width)
+        Image.fromarray(img).save(tmp_path / "p.png")
+        assert lo <= _stroke_width(dataio.photo_to_mnist(tmp_path / "p.png")) <= hi, width
