@@ -1,10 +1,9 @@
 # make setup      create .venv, install requirements.txt, fetch MNIST and FashionMNIST (idempotent)
-# make reproduce  run every task script, in report order
+# make reproduce  run every task in report order and write outputs/REPORT.md (QUICK=1: a few minutes)
 # make test       run the test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SCRIPTS := task1_train_mnist.py task2_examine.py task3_greek.py task4_experiment.py ext_alexnet.py
 
 .PHONY: setup reproduce test clean
 
@@ -17,9 +16,7 @@ setup: $(VENV)/.installed
 	$(PY) -c "import dataio; dataio.provision('MNIST'); dataio.provision('FashionMNIST')"
 
 reproduce: setup
-	@for s in $(SCRIPTS); do \
-	  if [ -f $$s ]; then echo "== $$s"; $(PY) $$s || exit $$?; fi; \
-	done
+	$(PY) reproduce.py $(if $(QUICK),--quick,)
 
 test: setup
 	$(PY) -m pytest -q tests
