@@ -241,8 +241,8 @@ def main(argv=None):
     if args.lr <= 0:
         raise cli.UsageError(f"--lr must be positive, got {args.lr}")
     out = args.out_dir
-    out.mkdir(parents=True, exist_ok=True)
     if args.classify is not None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
         return classify(args, device)
 
     if not Path(args.model).is_file():
@@ -251,6 +251,7 @@ def main(argv=None):
 
     # The data: both folders through GreekTransform, kept in memory ------------------------------
     classes, train, test, test_paths = load_data(args, device)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be usable
     k = len(classes)
     print(f"classes {classes}: {len(train[1])} training and {len(test[1])} test images")
     save_path = args.save or dataio.ROOT / f"greek{k}_model.pth"
