@@ -35,6 +35,26 @@ DIGITS = {
 }
 
 
+# Lowercase Greek letters as they are handwritten (one letter filling its box, as in the course's images).
+GREEK = {
+    # alpha: a round bowl on the left; the pen comes down from the upper right, round the bowl and out
+    # through the crossing to a tail at the lower right.
+    "alpha": [[(0.9, 0.18), (0.76, 0.42), (0.6, 0.68), (0.4, 0.84), (0.2, 0.78), (0.1, 0.55), (0.2, 0.3),
+               (0.42, 0.22), (0.6, 0.38), (0.74, 0.66), (0.92, 0.86)]],
+    # beta: a long stem from below the baseline, two bumps on the right like a B.
+    "beta": [[(0.26, 1.0), (0.25, 0.6), (0.27, 0.22), (0.4, 0.04), (0.6, 0.04), (0.72, 0.16), (0.66, 0.34),
+              (0.44, 0.44), (0.68, 0.5), (0.8, 0.68), (0.68, 0.86), (0.46, 0.9), (0.28, 0.8)]],
+    # gamma: an arm from the upper left down to a small loop at the bottom, then up to the upper right.
+    "gamma": [[(0.08, 0.24), (0.22, 0.14), (0.36, 0.3), (0.52, 0.68), (0.58, 0.88), (0.5, 0.98), (0.42, 0.88),
+               (0.5, 0.66), (0.7, 0.36), (0.9, 0.1)]],
+    # delta: a hook at the top, the stroke falls into a round bowl and closes it.
+    "delta": [[(0.78, 0.12), (0.58, 0.02), (0.36, 0.08), (0.38, 0.24), (0.62, 0.4), (0.8, 0.62), (0.72, 0.88),
+               (0.48, 0.97), (0.24, 0.84), (0.24, 0.6), (0.44, 0.44), (0.62, 0.4)]],
+    # epsilon: two arcs open to the right, like a reversed 3, the pen turning at the middle.
+    "epsilon": [[(0.8, 0.22), (0.56, 0.1), (0.3, 0.16), (0.24, 0.36), (0.42, 0.48), (0.62, 0.5)],
+                [(0.62, 0.5), (0.36, 0.54), (0.18, 0.7), (0.3, 0.9), (0.56, 0.94), (0.82, 0.82)]],
+}
+
 def catmull_rom(points, per_segment=24):
     """Dense points of a smooth curve through `points` (n, 2)."""
     p = np.asarray(points, dtype=np.float64)
@@ -62,22 +82,31 @@ def paper(rng, height, width):
     return np.clip(tint[None, None, :] * (light + fibres)[..., None], 0, 1)
 
 
-def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62):
-    """Draw one glyph by hand: RGB uint8 (height, width, 3), dark ink on light paper."""
+def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62, *,
+           slant=(-0.3, 0.2), rotation=8.0, size=(0.8, 1.1), aspect=(0.8, 1.1), offset=0.08, jitter=0.022,
+           width_range=(0.018, 0.045), noise=0.012):
+    """Draw one glyph by hand: RGB uint8 (height, width, 3), dark ink on light paper.
+
+    The keyword-only arguments are a hand's style, each the range a sample's value is drawn
+    from: `slant` (shear; > 0 leans left), `rotation` (+- degrees), `size` (times `box`),
+    `aspect` (width / height), `offset` (+- centre shift, fraction of the image), `jitter`
+    (std of each control point, unit box), `width_range` (pen width, fraction of the image
+    when `stroke_width` is not given) and `noise` (sensor noise std).
+    """
     ss = 4  # draw at 4x and shrink: anti-aliased edges like a camera's
     canvas = np.zeros((height * ss, width * ss), np.float32)  # ink coverage
-    slant = rng.uniform(-0.3, 0.2)
-    angle = np.radians(rng.uniform(-8, 8))
-    size = min(height, width) * box * rng.uniform(0.8, 1.1)
-    aspect = rng.uniform(0.8, 1.1)
-    centre = np.array([width, height]) * (0.5 + rng.uniform(-0.08, 0.08, 2))
+    slant = rng.uniform(*slant)
+    angle = np.radians(rng.uniform(-rotation, rotation))
+    size = min(height, width) * box * rng.uniform(*size)
+    aspect = rng.uniform(*aspect)
+    centre = np.array([width, height]) * (0.5 + rng.uniform(-offset, offset, 2))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     shear = np.array([[aspect, slant], [0, 1]])
     transform = rot @ shear * size
-    width_px = (stroke_width or rng.uniform(0.018, 0.045) * min(height, width)) * ss
+    width_px = (stroke_width or rng.uniform(*width_range) * min(height, width)) * ss
     wobble = rng.normal(0, 0.025, (1, 2))  # the whole glyph drifts a little, stroke to stroke
     for stroke in strokes:
-        pts = np.asarray(stroke, float) + rng.normal(0, 0.022, (len(stroke), 2)) + wobble
+        pts = np.asarray(stroke, float) + rng.normal(0, jitter, (len(stroke), 2)) + wobble
         curve = catmull_rom(pts)
         xy = ((curve - 0.5) @ transform.T + centre) * ss
         # Pen pressure: thinner where the stroke starts and ends, varying along it.
@@ -93,5 +122,5 @@ def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box
                                                                (0.15, 0.15, 0.15)]), float)
     img = paper(rng, height, width)
     img = img * (1 - coverage[..., None]) + ink[None, None, :] * coverage[..., None]
-    img += rng.normal(0, 0.012, img.shape)  # sensor noise
+    img += rng.normal(0, noise, img.shape)  # sensor noise
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # render to files; `save(..., show=True)` switches to a window when one is wanted
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -169,5 +170,68 @@ def heatmap_overlays(images, maps, titles, path, rows=None, cols=None, suptitle=
             ax.set_title(titles[i], fontsize=9, color=title_colors[i] if title_colors else "black")
     if suptitle:
         fig.suptitle(suptitle)
+
+# ---- task 3: Greek letters (transfer learning)
+
+def error_curves(history, path, title="Training and test error", show=False):
+    """Fig 12: loss and error rate on the training set, with the test set beside it, after each epoch."""
+    epochs = history["epochs"]
+    ep = [e["epoch"] for e in epochs]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax.plot(ep, [e["train_eval_loss"] for e in epochs], "o-", color="tab:blue", ms=4, label="training set")
+    ax.plot(ep, [e["test_loss"] for e in epochs], "s--", color="tab:red", ms=4, label="test set")
+    ax.set(xlabel="epoch", ylabel="negative log likelihood loss", title="Loss")
+    ax.legend()
+    ax2.plot(ep, [100 * (1 - e["train_accuracy"]) for e in epochs], "o-", color="tab:blue", ms=4,
+             label="training set")
+    ax2.plot(ep, [100 * (1 - e["test_accuracy"]) for e in epochs], "s--", color="tab:red", ms=4, label="test set")
+    ax2.set(xlabel="epoch", ylabel="error (% misclassified)", title="Error rate", ylim=(-3, 103))
+    ax2.legend()
+    for a in (ax, ax2):
+        a.grid(alpha=0.3)
+        a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path, show)
+
+
+def confusion_matrix(counts, class_names, path, title="Confusion matrix", show=False):
+    """counts[true, predicted] as a heat map with the count in each cell."""
+    counts = np.asarray(counts)
+    k = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.1 * k + 2, 1.1 * k + 1.5))
+    ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(1, counts.max()))
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
+                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+    ax.set_xticks(range(k), class_names, rotation=30)
+    ax.set_yticks(range(k), class_names)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    return save(fig, path, show)
+
+
+def sweep_curves(runs, path, title="Train and test loss against examples seen", show=False):
+    """Fig 17: one colour per run; training loss (solid) and test loss (dashed) against examples seen.
+
+    `runs` = [(label, history from training.fit), ...]; a star marks each run's lowest test loss,
+    after which the test loss rises while the training loss keeps falling: overfitting.
+    """
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(runs)))
+    for (label, history), c in zip(runs, colors):
+        epochs = history["epochs"][1:]  # from the end of epoch 1: the log axis has no 0
+        seen = [e["seen"] for e in epochs]
+        test = [e["test_loss"] for e in epochs]
+        ax.plot(seen, [e["train_eval_loss"] for e in epochs], "-", color=c, lw=1.5, label=f"{label}: train")
+        ax.plot(seen, test, "--", color=c, lw=1.5, label=f"{label}: test")
+        best = int(np.argmin(test))
+        ax.plot(seen[best], test[best], "*", color=c, ms=14, mec="black")
+    ax.plot([], [], "*", color="gray", ms=12, mec="black", label="lowest test loss")
+    ax.set(xscale="log", yscale="log", xlabel="number of training examples seen (log scale)",
+           ylabel="negative log likelihood loss (log scale)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return save(fig, path, show)
