@@ -1,6 +1,7 @@
 """task4_experiment.py: prefix sharing, results.csv (schema, repair, resume), smoke runs, Ctrl-C."""
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,9 +147,10 @@ def test_resume_after_an_interruption_gives_the_same_table(tmp_path, capsys):
     cut = tmp_path / "b"
     cut.mkdir()
     (cut / "results.csv").write_text("".join(lines[:7]) + lines[7][:10])
+    shutil.copytree(tmp_path / "a" / "histories", cut / "histories")
     with pytest.warns(UserWarning, match="incomplete last line"):
         resumed = t4.main(TINY + ["--workers", "1", "--out-dir", str(cut)])
-    assert resumed["runs_trained"] == 1
+    assert resumed["runs_trained"] == 1 and (cut / "fig14_loss_curves.png").is_file()
     assert without_seconds(read_csv(cut / "results.csv")) == without_seconds(read_csv(tmp_path / "a" / "results.csv"))
     drop = ("seconds_mean",)
     assert [{k: v for k, v in t.items() if k not in drop} for t in resumed["table"]] == \
@@ -176,15 +178,20 @@ def test_worker_processes_give_the_rows_of_a_single_process(tmp_path):
         without_seconds(read_csv(tmp_path / "one" / "results.csv"))
 
 
-def test_bad_flags_give_one_line_errors(tmp_path):
-    for bad in (["--dropouts", "1.2"], ["--hidden", "0"], ["--recipe", "nope"]):
-        done = subprocess.run([sys.executable, "task4_experiment.py", *bad, "--out-dir", str(tmp_path)],
-                              cwd=t4.dataio.ROOT, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 2 and "Traceback" not in done.stderr, bad
+@pytest.mark.parametrize("bad", [["--dropouts", "1.2"], ["--hidden", "0"], ["--recipe", "nope"],
+                                 ["--epochs-list", "three"]])
+def test_bad_flags_are_refused(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        t4.parse_args(bad)
+    assert e.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_a_foreign_results_file_gives_a_one_line_error(tmp_path):
     (tmp_path / "results.csv").write_text("x,y\n")
     done = subprocess.run([sys.executable, "task4_experiment.py", *TINY, "--out-dir", str(tmp_path)],
                           cwd=t4.dataio.ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error:") and "--fresh" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def survivors(group, wait=10.0):
