@@ -18,9 +18,9 @@ interruption skips rows already there and ends with the same table.  Writes
 fig14_loss_curves.png (best variation), fig15_best_network.png,
 accuracy_vs_dimension.png, heatmaps_dropout_hidden.png, parallel_coordinates.png
 and metrics.json.  Expect the best variation at ~87 % with the report recipe
-(measured 87.04 %; report: 86 %) and FASHION_DOC with --recipe fashion.  The default
-sweep took 8.8 minutes on a 2-core CPU shared with other jobs; about 5 minutes idle
-(estimated from the time per epoch).
+(measured 87.04 %; report: 86 %) and ~90 % with --recipe fashion (90.43 % best of
+M 0.3/0.5 x N 80/100).  The default sweep took 8.8 minutes on a 2-core CPU shared
+with other jobs; about 5 minutes idle (estimated from the time per epoch).
 """
 import csv
 import io
@@ -33,7 +33,6 @@ import statistics
 import time
 import warnings
 import zlib
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,8 +53,8 @@ FIELDS = KEY_FIELDS + ["test_accuracy", "test_loss", "train_loss", "seconds"]
 # Recipes whose learning rate never depends on the total number of epochs (prefix-safe).
 RECIPES = {
     "report": training.RECIPES["report"],  # SGD lr 0.01, momentum 0.5, batch 64
-    # AdamW, label smoothing 0.1, the learning rate decayed by LR_DECAY every epoch.
-    "fashion": training.Recipe("fashion", optimizer="adamw", lr=2e-3, weight_decay=1e-4, batch_size=64,
+    # AdamW, batch 32, label smoothing 0.1, the learning rate decayed by LR_DECAY every epoch.
+    "fashion": training.Recipe("fashion", optimizer="adamw", lr=2e-3, weight_decay=1e-4, batch_size=32,
                                label_smoothing=0.1),
 }
 # The learning rate of epoch e (1, 2, ...) is lr * LR_DECAY ** (e - 1): a function of e alone.
@@ -85,8 +84,8 @@ def parse_args(argv=None):
                    help="run each variation with K seeds (--seed, --seed+1, ...) and report mean +- std "
                         "(default: 1)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="report",
-                   help="report = SGD lr 0.01 momentum 0.5 batch 64; fashion = AdamW lr 2e-3 x 0.7 per epoch, label "
-                        "smoothing 0.1 "
+                   help="report = SGD lr 0.01 momentum 0.5 batch 64; fashion = AdamW lr 2e-3 x 0.7 per epoch, batch 32, "
+                        "label smoothing 0.1 "
                         "(default: report)")
     p.add_argument("--workers", type=cli.positive_int, default=None,
                    help="worker processes, each training one variation at a time (default: one per CPU core)")
@@ -128,7 +127,8 @@ def train_variation(train, test, recipe_name, dropout, hidden, seed, eval_epochs
 
     Returns {'train_log': [(seen, batch loss), ...], 'epochs': [{epoch, seen, train_loss, test_loss,
     test_accuracy, test_correct, seconds}, ...]}; train_loss is the mean batch loss of that epoch
-    (train mode) and seconds the time from the start of training to the end of that evaluation.
+    (train mode, dropout on; label-smoothed where the recipe smooths), test_loss the plain NLL, and
+    seconds the time from the start of training to the end of that evaluation.
     """
     recipe = RECIPES[recipe_name]
     x, y = train
