@@ -341,8 +341,9 @@ def network_layers(model):
         "conv": lambda m: f"{m.out_channels} filters {m.kernel_size[0]}x{m.kernel_size[1]}",
         "pool": lambda m: f"max {m.kernel_size}x{m.kernel_size} + ReLU",
         "drop": lambda m: f"Dropout2d p={m.p:g}",
-        "fc": lambda m: f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m.out_features != 10 else ""),
+        "fc": lambda m: f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m is not last else ""),
     }
+    last = list(model.children())[-1]  # the output layer: log-softmax instead of ReLU
     layers = [("input", "grey image", (1, 28, 28))]
     for name, module in model.named_children():
         detail = next((f(module) for k, f in details.items() if name.startswith(k)), type(module).__name__)
@@ -483,11 +484,13 @@ def main(argv=None):
     if hist_file.is_file():
         history = json.loads(hist_file.read_text())
         limit = best["epochs"] * train_n
+        smoothing = RECIPES[args.recipe].label_smoothing
+        smoothing_note = f"\ntrain loss with label smoothing {smoothing:g}, test loss plain NLL" if smoothing else ""
         history = {"train_log": [p for p in history["train_log"] if p[0] <= limit],
                    "epochs": [e for e in history["epochs"] if e["epoch"] <= best["epochs"]]}
         plots.loss_curves(history, out / "fig14_loss_curves.png",
                           title=f"Fig 14: best variation L={best['epochs']}, M={best['dropout']:g}, "
-                                f"N={best['hidden']} (seed {seeds[0]})", show=args.show)
+                                f"N={best['hidden']} (seed {seeds[0]})" + smoothing_note, show=args.show)
     else:
         warnings.warn(f"no {hist_file.name}: fig14 skipped (rerun with --fresh to redo the runs)")
 
