@@ -235,3 +235,109 @@ def sweep_curves(runs, path, title="Train and test loss against examples seen", 
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return save(fig, path, show)
+
+
+# ---- task 4: FashionMNIST sweep
+
+def network_diagram(layers, path, title="The network", show=False):
+    """Fig 15: the network drawn as a row of boxes, one per layer, each labelled with its output size.
+
+    `layers` is a list of (name, detail, shape) with shape the layer's output without the batch
+    dimension, e.g. ("conv1", "10 filters 5x5", (10, 24, 24)); box heights grow with the size.
+    """
+    n = len(layers)
+    fig, ax = plt.subplots(figsize=(1.55 * n + 0.6, 4.2))
+    sizes = [float(np.prod(shape)) for _, _, shape in layers]
+    big = max(sizes)
+    colors = {"conv": "#4c72b0", "pool": "#55a868", "drop": "#c44e52", "fc": "#8172b2", "flat": "#937860"}
+    for i, ((name, detail, shape), size) in enumerate(zip(layers, sizes)):
+        h = 0.6 + 2.4 * np.sqrt(size / big)  # area-like scaling keeps the 10-unit output visible
+        kind = next((k for k in colors if name.startswith(k)), None)
+        color = colors.get(kind, "#8c8c8c")
+        ax.add_patch(matplotlib.patches.FancyBboxPatch((i - 0.38, -h / 2), 0.76, h, boxstyle="round,pad=0.02",
+                                                       fc=color, ec="black", alpha=0.85))
+        shape_text = " x ".join(str(s) for s in shape)
+        ax.text(i, h / 2 + 0.15, name, ha="center", va="bottom", fontsize=10, weight="bold")
+        ax.text(i, -h / 2 - 0.15, f"{shape_text}\n{detail}", ha="center", va="top", fontsize=8.5)
+        if i:
+            ax.annotate("", xy=(i - 0.4, 0), xytext=(i - 0.6, 0), arrowprops={"arrowstyle": "->", "lw": 1.2})
+    ax.set(xlim=(-0.6, n - 0.4), ylim=(-3.2, 2.4), title=title)
+    ax.axis("off")
+    fig.tight_layout()
+    return save(fig, path, show)
+
+
+def accuracy_vs_dimension(panels, path, title="Test accuracy against each dimension", show=False):
+    """One panel per dimension: mean test accuracy (%) against its values, the other dimensions averaged.
+
+    `panels` is a list of (label, xs, means, stds) with accuracies as fractions; `stds` None for no error bars.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False)
+    for ax, (label, xs, means, stds) in zip(axes[0], panels):
+        means = 100 * np.asarray(means, dtype=float)
+        err = None if stds is None else 100 * np.asarray(stds, dtype=float)
+        ax.errorbar(xs, means, yerr=err, fmt="o-", capsize=4, color="tab:blue")
+        for x, m in zip(xs, means):
+            ax.annotate(f"{m:.2f}", (x, m), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+        ax.set(xlabel=label, xticks=list(xs))
+        ax.margins(x=0.08, y=0.15)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path, show)
+
+
+def heatmaps(grids, row_values, col_values, titles, path, row_label="", col_label="", suptitle=None,
+             show=False):
+    """One annotated heatmap per grid (accuracies as fractions, rows x cols), all on one colour scale."""
+    grids = [100 * np.asarray(g, dtype=float) for g in grids]
+    vmin, vmax = min(np.nanmin(g) for g in grids), max(np.nanmax(g) for g in grids)
+    fig, axes = plt.subplots(1, len(grids), figsize=(0.75 * len(col_values) * len(grids) + 2.2,
+                                                      0.6 * len(row_values) + 1.8), squeeze=False,
+                             layout="constrained")
+    for ax, grid, title in zip(axes[0], grids, titles):
+        im = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+        for r in range(grid.shape[0]):
+            for c in range(grid.shape[1]):
+                light = grid[r, c] < vmin + 0.6 * (vmax - vmin)
+                ax.text(c, r, f"{grid[r, c]:.1f}", ha="center", va="center", fontsize=8,
+                        color="white" if light else "black")
+        ax.set(xticks=range(len(col_values)), xticklabels=col_values, yticks=range(len(row_values)),
+               yticklabels=row_values, xlabel=col_label, title=title)
+    axes[0][0].set_ylabel(row_label)
+    fig.colorbar(im, ax=list(axes[0]), label="test accuracy (%)", shrink=0.9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return save(fig, path, show)
+
+
+def parallel_coordinates(names, table, path, title="All variations", show=False):
+    """Parallel coordinates: one line per row of `table` (rows x len(names)), coloured by the last column.
+
+    Each axis is scaled to its own range and labelled with its values (at most 6 ticks).
+    """
+    table = np.asarray(table, dtype=float)
+    lo, hi = table.min(0), table.max(0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = (table - lo) / span
+    fig, ax = plt.subplots(figsize=(2.4 * len(names) + 1, 4.6))
+    cmap = plt.get_cmap("viridis")
+    color = scaled[:, -1]
+    for i in np.argsort(color):  # best lines drawn last, on top
+        ax.plot(range(len(names)), scaled[i], color=cmap(color[i]), lw=1.4, alpha=0.85)
+    for j, name in enumerate(names):
+        ax.axvline(j, color="black", lw=0.8)
+        values = np.unique(table[:, j])
+        ticks = values if len(values) <= 6 else np.linspace(lo[j], hi[j], 6)
+        for v in ticks:
+            y = (v - lo[j]) / span[j]
+            text = f"{100 * v:.1f}%" if j == len(names) - 1 else f"{v:g}"
+            ax.text(j + 0.03, y, text, fontsize=8, va="center",
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+    ax.set(xticks=range(len(names)), xticklabels=names, yticks=[], xlim=(-0.2, len(names) - 0.6), title=title)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(100 * lo[-1], 100 * hi[-1]))
+    fig.colorbar(sm, ax=ax, label=f"{names[-1]} (%)")
+    return save(fig, path, show)

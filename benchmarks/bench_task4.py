@@ -1,0 +1,135 @@
+"""Benchmark of Task 4: our sweep against the canonical tutorial pipeline run once per variation.
+
+    python benchmarks/bench_task4.py                      # one canonical epoch + the full default sweep
+    python benchmarks/bench_task4.py --quick              # one canonical epoch + a reduced sweep
+    python benchmarks/bench_task4.py --compare-parallel   # also: 2 single-thread workers vs 1 process x 2 threads
+
+The canonical pipeline is the PyTorch MNIST tutorial's, on FashionMNIST: torchvision's
+dataset with per-image ToTensor + Normalize, a shuffled DataLoader of batch 64, the same
+Net, SGD lr 0.01 momentum 0.5, then the test set in batches of 1000.  Run naively, the
+report's 60 variations cost sum(L) x 15 = 270 such epochs.  Prints the canonical epoch,
+its extrapolation to 270 epochs, the sweep's wall time (task4_experiment.py with --fresh,
+data loading and figures included), the ratio (target >= 8) and whether the sweep took
+<= 5 minutes.  Writes bench_task4.json to --out-dir.  Timings depend on what else the
+machine runs: say so when you report them.
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for the shared modules
+
+import cli  # noqa: E402
+import dataio  # noqa: E402
+import task4_experiment  # noqa: E402
+from models import Net  # noqa: E402
+
+QUICK_GRID = ["--epochs-list", "1", "2", "--dropouts", "0.5", "--hidden", "20", "100"]
+PARALLEL_GRID = ["--epochs-list", "1", "--dropouts", "0.5", "--hidden", "20", "100", "--train-limit", "20000"]
+TARGET_RATIO, TARGET_SECONDS = 8.0, 300.0
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=dataio.DATA_DIR,
+                   help="where FashionMNIST is kept (default: data/)")
+    p.add_argument("--out-dir", type=Path, default=cli.OUT_DIR / "bench_task4",
+                   help="where bench_task4.json goes (default: outputs/bench_task4/)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"time a reduced sweep ({' '.join(QUICK_GRID)}) instead of the default grid (default: off)")
+    p.add_argument("--compare-parallel", action="store_true",
+                   help="also time 2 workers x 1 thread against 1 worker x 2 threads on "
+                        f"{' '.join(PARALLEL_GRID)} (default: off)")
+    p.add_argument("--canonical-threads", type=cli.positive_int, default=None,
+                   help="torch threads of the canonical pipeline (default: torch's own choice, one per core)")
+    p.add_argument("--skip-sweep", action="store_true", help="time only the canonical epoch (default: off)")
+    return p.parse_args(argv)
+
+
+def canonical_epoch(data_dir):
+    """Seconds of one epoch of the tutorial's pipeline (train + test evaluation), and its test accuracy."""
+    import torch.nn.functional as F
+    from torchvision import datasets, transforms
+    mean, std = dataio.STATS["FashionMNIST"]
+    dataio.provision("FashionMNIST", data_dir)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
+    train = torch.utils.data.DataLoader(
+        datasets.FashionMNIST(str(data_dir), train=True, download=False, transform=tf), batch_size=64, shuffle=True)
+    test = torch.utils.data.DataLoader(
+        datasets.FashionMNIST(str(data_dir), train=False, download=False, transform=tf), batch_size=1000)
+    torch.manual_seed(1)
+    model = Net(num_classes=10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    t0 = time.perf_counter()
+    model.train()
+    for x, y in train:
+        optimizer.zero_grad()
+        F.nll_loss(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in test:
+            correct += int((model(x).argmax(1) == y).sum())
+    return time.perf_counter() - t0, correct / len(test.dataset)
+
+
+def naive_epochs(argv):
+    """Epochs the naive way trains for a grid: every (L, M, N, seed) from scratch, i.e. sum(L) x |M| x |N| x K."""
+    a = task4_experiment.parse_args(argv)
+    return sum(set(a.epochs_list)) * len(set(a.dropouts)) * len(set(a.hidden)) * a.seeds * \
+        (a.train_limit or 60000) / 60000
+
+
+def timed_sweep(argv):
+    t0 = time.perf_counter()
+    metrics = task4_experiment.main(argv)
+    return time.perf_counter() - t0, metrics
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.canonical_threads:
+        torch.set_num_threads(args.canonical_threads)
+    out = {"threads": torch.get_num_threads(), "cores": task4_experiment.cpu_count()}
+    print(f"canonical tutorial pipeline, 1 epoch on FashionMNIST ({out['threads']} torch threads) ...", flush=True)
+    epoch_s, acc = canonical_epoch(args.data_dir)
+    out.update(canonical_epoch_s=epoch_s, canonical_epoch_accuracy=acc)
+    print(f"canonical epoch: {epoch_s:.1f}s (test accuracy after it {100 * acc:.2f}%)")
+
+    if args.compare_parallel:
+        for workers, threads in ((2, 1), (1, 2)):
+            with tempfile.TemporaryDirectory() as tmp:
+                _, m = timed_sweep(PARALLEL_GRID + ["--workers", str(workers), "--threads", str(threads),
+                                                    "--data-dir", str(args.data_dir), "--out-dir", tmp])
+            out[f"parallel_{workers}x{threads}_s"] = m["sweep_seconds"]
+        print(f"2 runs of 1 epoch on 20000 images: 2 workers x 1 thread {out['parallel_2x1_s']:.1f}s, "
+              f"1 worker x 2 threads {out['parallel_1x2_s']:.1f}s (training only, worker start-up included)")
+
+    if not args.skip_sweep:
+        grid = QUICK_GRID if args.quick else []
+        sweep_argv = grid + ["--data-dir", str(args.data_dir), "--fresh",
+                             "--out-dir", str(args.out_dir / ("sweep_quick" if args.quick else "sweep"))]
+        naive = naive_epochs(sweep_argv)
+        seconds, metrics = timed_sweep(sweep_argv)
+        ratio = naive * epoch_s / seconds
+        out.update(sweep="quick" if args.quick else "default", sweep_s=seconds, naive_epochs=naive,
+                   naive_extrapolated_s=naive * epoch_s, ratio=ratio, best=metrics["best"],
+                   workers=metrics["workers"], sweep_threads=metrics["threads"])
+        print(f"canonical pipeline x {naive:g} epochs (the naive way to run this grid): {naive * epoch_s:.0f}s "
+              f"({naive * epoch_s / 60:.1f} min)")
+        print(f"our sweep ({out['sweep']} grid, {metrics['workers']} worker(s) x {metrics['threads']} thread(s)): "
+              f"{seconds:.0f}s ({seconds / 60:.1f} min)")
+        print(f"ratio {ratio:.1f}x (target >= {TARGET_RATIO:g}): {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+        if not args.quick:
+            print(f"sweep <= {TARGET_SECONDS / 60:g} min: {'yes' if seconds <= TARGET_SECONDS else 'no'}")
+    cli.write_json(out, args.out_dir / "bench_task4.json")
+    print(f"written {args.out_dir / 'bench_task4.json'}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

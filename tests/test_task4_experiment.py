@@ -1,0 +1,244 @@
+"""task4_experiment.py: prefix sharing, results.csv (schema, repair, resume), smoke runs, Ctrl-C."""
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import cli
+import task4_experiment as t4
+import training
+
+TINY = ["--epochs-list", "1", "2", "--dropouts", "0.3", "0.5", "--hidden", "8", "16",
+        "--train-limit", "256", "--test-limit", "128"]
+
+
+def synthetic(n=192, n_test=64, seed=0):
+    """Random normalised images and labels: enough to tell two training runs apart."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n + n_test, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (n + n_test,), generator=g)
+    return (x[:n], y[:n]), (x[n:], y[n:])
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def without_seconds(rows):
+    return sorted(tuple((k, v) for k, v in r.items() if k != "seconds") for r in rows)
+
+
+# ---- prefix sharing
+
+@pytest.mark.parametrize("recipe", sorted(t4.RECIPES))
+def test_one_run_evaluated_after_epoch_2_equals_a_separate_2_epoch_run(recipe):
+    train, test = synthetic()
+    long = t4.train_variation(train, test, recipe, dropout=0.5, hidden=16, seed=3, eval_epochs=(2, 3))
+    short = t4.train_variation(train, test, recipe, dropout=0.5, hidden=16, seed=3, eval_epochs=(2,))
+    a, b = long["epochs"][0], short["epochs"][0]
+    assert a["epoch"] == b["epoch"] == 2
+    for key in ("test_loss", "test_accuracy", "train_loss"):
+        assert a[key] == b[key], key
+    assert long["train_log"][:len(short["train_log"])] == short["train_log"]
+    # ... and epoch 3 did change something, so the comparison above is not vacuous
+    assert long["epochs"][1]["test_loss"] != a["test_loss"]
+
+
+def test_a_variation_does_not_depend_on_what_ran_before_it():
+    train, test = synthetic()
+    first = t4.train_variation(train, test, "report", dropout=0.3, hidden=8, seed=1, eval_epochs=(1,))
+    t4.train_variation(train, test, "report", dropout=0.5, hidden=16, seed=2, eval_epochs=(1,))
+    torch.rand(5)  # disturb the global generator too
+    again = t4.train_variation(train, test, "report", dropout=0.3, hidden=8, seed=1, eval_epochs=(1,))
+    assert first["epochs"] == [{**e, "seconds": first["epochs"][0]["seconds"]} for e in again["epochs"]]
+
+
+def test_seeds_and_settings_change_the_result():
+    train, test = synthetic()
+    runs = [t4.train_variation(train, test, "report", dropout=d, hidden=16, seed=s, eval_epochs=(1,))
+            for d, s in ((0.5, 1), (0.5, 2), (0.3, 1))]
+    losses = {r["epochs"][0]["test_loss"] for r in runs}
+    assert len(losses) == 3
+
+
+def test_a_schedule_over_the_total_epoch_count_is_refused(monkeypatch):
+    monkeypatch.setitem(t4.RECIPES, "onecycle", training.RECIPES["improved"])
+    train, test = synthetic()
+    with pytest.raises(ValueError, match="prefixes"):
+        t4.train_variation(train, test, "onecycle", dropout=0.5, hidden=8, seed=1, eval_epochs=(1, 2))
+
+
+def test_fashion_recipe_learning_rate_depends_on_epoch_index_only():
+    assert t4.RECIPES["fashion"].schedule == "constant" and t4.LR_DECAY["fashion"] < 1
+    assert t4.RECIPES["report"] == training.RECIPES["report"] and t4.LR_DECAY["report"] == 1.0
+
+
+# ---- results.csv
+
+def row(epochs=1, **kw):
+    r = {"epochs": epochs, "dropout": 0.5, "hidden": 20, "seed": 1, "recipe": "report", "train_n": 100,
+         "test_n": 50, "test_accuracy": 0.25, "test_loss": 2.1, "train_loss": 2.2, "seconds": 1.5}
+    return {**r, **kw}
+
+
+def test_csv_schema_and_round_trip(tmp_path):
+    path = tmp_path / "results.csv"
+    t4.start_csv(path)
+    t4.append_rows(path, [row(1), row(2, test_accuracy=0.125)])
+    with open(path) as f:
+        assert f.readline().strip().split(",") == t4.FIELDS == [
+            "epochs", "dropout", "hidden", "seed", "recipe", "train_n", "test_n",
+            "test_accuracy", "test_loss", "train_loss", "seconds"]
+    rows = t4.read_rows(path)
+    assert [t4.row_key(r) for r in rows] == [(1, 0.5, 20, 1, "report", 100, 50), (2, 0.5, 20, 1, "report", 100, 50)]
+    assert rows[1]["test_accuracy"] == 0.125 and rows[0]["seconds"] == 1.5
+
+
+def test_a_truncated_last_line_is_dropped_and_the_file_repaired(tmp_path):
+    path = tmp_path / "results.csv"
+    t4.start_csv(path)
+    t4.append_rows(path, [row(1)])
+    with open(path, "a") as f:
+        f.write("2,0.5,20,1,rep")  # what a kill in the middle of a write would leave
+    with pytest.warns(UserWarning, match="incomplete last line"):
+        rows = t4.read_rows(path)
+    assert len(rows) == 1
+    assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 2
+    t4.append_rows(path, [row(2)])
+    assert len(t4.read_rows(path)) == 2
+
+
+def test_a_csv_of_another_schema_is_refused(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(cli.UsageError, match="--fresh"):
+        t4.read_rows(path)
+
+
+# ---- the script, end to end on tiny data
+
+def test_smoke_tiny_grid_writes_table_figures_and_metrics(tmp_path):
+    metrics = t4.main(TINY + ["--workers", "1", "--out-dir", str(tmp_path)])
+    rows = read_csv(tmp_path / "results.csv")
+    assert len(rows) == 8 and list(rows[0]) == t4.FIELDS
+    assert {(r["epochs"], r["dropout"], r["hidden"]) for r in rows} == {
+        (L, m, n) for L in ("1", "2") for m in ("0.3", "0.5") for n in ("8", "16")}
+    assert all(r["train_n"] == "256" and r["test_n"] == "128" for r in rows)
+    for name in ("fig14_loss_curves.png", "fig15_best_network.png", "accuracy_vs_dimension.png",
+                 "heatmaps_dropout_hidden.png", "parallel_coordinates.png", "metrics.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    best = max(rows, key=lambda r: float(r["test_accuracy"]))
+    assert metrics["best"]["accuracy_mean"] == float(best["test_accuracy"])
+    assert metrics["runs_trained"] == 4 and len(metrics["table"]) == 8
+    assert set(metrics["hypotheses"]) == {"epochs", "dropout", "hidden"}
+
+
+def test_resume_after_an_interruption_gives_the_same_table(tmp_path, capsys):
+    full = t4.main(TINY + ["--workers", "1", "--out-dir", str(tmp_path / "a")])
+    lines = (tmp_path / "a" / "results.csv").read_text().splitlines(keepends=True)
+    # An interrupted run: the header, the rows of the first three runs and half of a row.
+    cut = tmp_path / "b"
+    cut.mkdir()
+    (cut / "results.csv").write_text("".join(lines[:7]) + lines[7][:10])
+    shutil.copytree(tmp_path / "a" / "histories", cut / "histories")
+    with pytest.warns(UserWarning, match="incomplete last line"):
+        resumed = t4.main(TINY + ["--workers", "1", "--out-dir", str(cut)])
+    assert resumed["runs_trained"] == 1 and (cut / "fig14_loss_curves.png").is_file()
+    assert without_seconds(read_csv(cut / "results.csv")) == without_seconds(read_csv(tmp_path / "a" / "results.csv"))
+    drop = ("seconds_mean",)
+    assert [{k: v for k, v in t.items() if k not in drop} for t in resumed["table"]] == \
+        [{k: v for k, v in t.items() if k not in drop} for t in full["table"]]
+    # A finished run is not redone; --fresh redoes it.
+    assert t4.main(TINY + ["--workers", "1", "--out-dir", str(cut)])["runs_trained"] == 0
+    assert t4.main(TINY + ["--workers", "1", "--out-dir", str(cut), "--fresh"])["runs_trained"] == 4
+    assert len(read_csv(cut / "results.csv")) == 8
+
+
+def test_seeds_give_mean_and_std(tmp_path):
+    metrics = t4.main(["--epochs-list", "1", "--dropouts", "0.5", "--hidden", "8", "--seeds", "3",
+                       "--train-limit", "128", "--test-limit", "64", "--workers", "1", "--out-dir", str(tmp_path)])
+    (t,) = metrics["table"]
+    accs = [float(r["test_accuracy"]) for r in read_csv(tmp_path / "results.csv")]
+    assert t["seeds"] == 3 and len(accs) == 3
+    assert t["accuracy_mean"] == pytest.approx(sum(accs) / 3)
+    assert t["accuracy_std"] == pytest.approx(torch.tensor(accs, dtype=torch.float64).std().item())
+
+
+def test_worker_processes_give_the_rows_of_a_single_process(tmp_path):
+    t4.main(TINY + ["--workers", "1", "--threads", "1", "--out-dir", str(tmp_path / "one")])
+    t4.main(TINY + ["--workers", "2", "--threads", "1", "--out-dir", str(tmp_path / "two")])
+    assert without_seconds(read_csv(tmp_path / "two" / "results.csv")) == \
+        without_seconds(read_csv(tmp_path / "one" / "results.csv"))
+
+
+@pytest.mark.parametrize("bad", [["--dropouts", "1.2"], ["--hidden", "0"], ["--recipe", "nope"],
+                                 ["--epochs-list", "three"]])
+def test_bad_flags_are_refused(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        t4.parse_args(bad)
+    assert e.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_a_foreign_results_file_gives_a_one_line_error(tmp_path):
+    (tmp_path / "results.csv").write_text("x,y\n")
+    done = subprocess.run([sys.executable, "task4_experiment.py", *TINY, "--out-dir", str(tmp_path)],
+                          cwd=t4.dataio.ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error:") and "--fresh" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def survivors(group, wait=10.0):
+    """Pids still in process group `group` after up to `wait` seconds (multiprocessing's helpers exit
+    when they see the parent gone)."""
+    deadline = time.monotonic() + wait
+    while True:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == group]
+        if not pids or time.monotonic() > deadline:
+            return {p: _cmdline(p) for p in pids}
+        time.sleep(0.1)
+
+
+def _pgid(pid):
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def _cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ")[:200]
+    except OSError:
+        return "?"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
+def test_ctrl_c_stops_the_workers_and_leaves_whole_rows(tmp_path):
+    args = [sys.executable, "task4_experiment.py", "--epochs-list", "1", "2", "--dropouts", "0.3", "0.5", "0.7",
+            "--hidden", "8", "16", "--train-limit", "2000", "--test-limit", "200", "--workers", "2",
+            "--out-dir", str(tmp_path)]
+    proc = subprocess.Popen(args, cwd=t4.dataio.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    csv_path = tmp_path / "results.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted")
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert not survivors(proc.pid), "processes of the run still alive after it stopped"
+    rows = t4.read_rows(csv_path)
+    assert 2 <= len(rows) < 12 and len(rows) % 2 == 0  # whole runs only, each two whole rows
+    again = t4.main(args[2:-2] + ["--out-dir", str(tmp_path)])
+    assert again["runs_trained"] == 6 - len(rows) // 2 and len(t4.read_rows(csv_path)) == 12
