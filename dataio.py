@@ -76,10 +76,27 @@ def raw_folder(name, data_dir=DATA_DIR):
     return Path(data_dir) / name / "raw"
 
 
+def _verified(path, md5):
+    """Whether `path` has checksum `md5`.  A verified file's size and mtime are remembered in
+    a `.verified` file beside it, so an unchanged file is not read again on every run."""
+    stamp = path.with_name(f".{path.name}.verified")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    key = f"{md5} {st.st_size} {st.st_mtime_ns}"
+    if stamp.is_file() and stamp.read_text() == key:
+        return True
+    if _md5(path) != md5:
+        return False
+    stamp.write_text(key)
+    return True
+
+
 def _missing(name, data_dir):
     """Names of the four files not yet present and verified in the raw folder."""
     raw = raw_folder(name, data_dir)
-    return [f for f, md5 in RAW_MD5[name].items() if not (raw / f).is_file() or _md5(raw / f) != md5]
+    return [f for f, md5 in RAW_MD5[name].items() if not _verified(raw / f, md5)]
 
 
 def _install_from(name, folder, data_dir):

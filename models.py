@@ -5,6 +5,7 @@ script always loads in another.  Checkpoints are plain dicts of tensors and
 primitive values, read back with `torch.load(..., weights_only=True)`, which
 refuses pickles that would run code.
 """
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -57,6 +58,39 @@ class Net(nn.Module):
             "hidden": self.fc1.out_features,
             "dropout": self.dropout.p,
         }
+
+
+def layer_table(model):
+    """(name, detail, output shape) per layer of a Net for one 28x28 image, found by running it.
+
+    What `plots.network_diagram` draws (report Figs 2 and 15).
+    """
+    shapes, hooks = {}, []
+    for name, module in model.named_children():
+        hooks.append(module.register_forward_hook(
+            lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:]))))
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        model(torch.zeros(1, 1, 28, 28, device=next(model.parameters()).device))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    details = {
+        "conv": lambda m: f"{m.out_channels} filters {m.kernel_size[0]}x{m.kernel_size[1]}",
+        "pool": lambda m: f"max {m.kernel_size}x{m.kernel_size} + ReLU",
+        "drop": lambda m: f"Dropout2d p={m.p:g}",
+        "fc": lambda m: f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m is not last else ""),
+    }
+    last = list(model.children())[-1]  # the output layer: log-softmax instead of ReLU
+    layers = [("input", "grey image", (1, 28, 28))]
+    for name, module in model.named_children():
+        detail = next((f(module) for k, f in details.items() if name.startswith(k)), type(module).__name__)
+        layers.append((name, detail, shapes[name]))
+        if name == "pool2":
+            layers.append(("flatten", "", (math.prod(shapes[name]),)))
+    layers[-1] = (layers[-1][0], layers[-1][1] + " + log-softmax", layers[-1][2])
+    return layers
 
 
 def save_checkpoint(model, path, class_names=None, **extra):

@@ -54,7 +54,7 @@ def steps(out):
              ["--sweep-epochs", "3", "--sweep-batch-sizes", "5", "15"]),
         Step("task4", "Task 4: FashionMNIST experiment, report recipe", "task4_experiment.py", [], QUICK_TASK4),
         Step("task4_improved", "Task 4: FashionMNIST experiment, improved recipe", "task4_experiment.py",
-             ["--recipe", "improved"], QUICK_TASK4),
+             ["--recipe", "fashion"], QUICK_TASK4),
         Step("alexnet", "Extension 3: AlexNet's first layers", "ext_alexnet.py", [], []),
     ]
 

@@ -41,7 +41,7 @@ import cli
 import dataio
 import plots
 import training
-from models import Net
+from models import Net, layer_table
 
 DATASET = "FashionMNIST"
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -326,34 +326,6 @@ def judge_hypotheses(rows):
     return verdicts
 
 
-def network_layers(model):
-    """(name, detail, output shape) per layer of `model` for one 28x28 image, found by running it."""
-    shapes, hooks = {}, []
-    for name, module in model.named_children():
-        hooks.append(module.register_forward_hook(
-            lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:]))))
-    model.eval()
-    with torch.inference_mode():
-        model(torch.zeros(1, 1, 28, 28))
-    for h in hooks:
-        h.remove()
-    details = {
-        "conv": lambda m: f"{m.out_channels} filters {m.kernel_size[0]}x{m.kernel_size[1]}",
-        "pool": lambda m: f"max {m.kernel_size}x{m.kernel_size} + ReLU",
-        "drop": lambda m: f"Dropout2d p={m.p:g}",
-        "fc": lambda m: f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m is not last else ""),
-    }
-    last = list(model.children())[-1]  # the output layer: log-softmax instead of ReLU
-    layers = [("input", "grey image", (1, 28, 28))]
-    for name, module in model.named_children():
-        detail = next((f(module) for k, f in details.items() if name.startswith(k)), type(module).__name__)
-        layers.append((name, detail, shapes[name]))
-        if name == "pool2":
-            layers.append(("flatten", "", (int(np.prod(shapes[name])),)))
-    layers[-1] = (layers[-1][0], layers[-1][1] + " + log-softmax", layers[-1][2])
-    return layers
-
-
 def draw_figures(rows, best, out, args, recipe_name):
     effects = dimension_effects(rows)
     seeds = len({r["seed"] for r in rows})
@@ -375,7 +347,7 @@ def draw_figures(rows, best, out, args, recipe_name):
                                    out / "parallel_coordinates.png",
                                    title=f"All {len(table)} variations, recipe '{recipe_name}'", show=args.show)
     model = Net(num_classes=len(CLASS_NAMES), hidden=best["hidden"], dropout=best["dropout"])
-    plots.network_diagram(network_layers(model), out / "fig15_best_network.png",
+    plots.network_diagram(layer_table(model), out / "fig15_best_network.png",
                           title=f"Fig 15: the best network (L={best['epochs']}, M={best['dropout']:g}, "
                                 f"N={best['hidden']}), {100 * best['accuracy_mean']:.2f}% test accuracy",
                           show=args.show)

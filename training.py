@@ -50,7 +50,9 @@ def set_seed(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms(True) would also import and configure the inductor compiler,
+    # 1.6 s of start-up for a compiler this repository never uses; set the same flag directly.
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return torch.Generator().manual_seed(seed)
 
@@ -137,14 +139,14 @@ def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_e
 
 
 @torch.inference_mode()
-def predict(model, x, batch_size=2000):
+def predict(model, x, batch_size=256):  # measured: 256 beats 1000-5000 on a 2-core CPU (cache-sized batches)
     """Log-probabilities (N, classes) for normalised images (N, 1, 28, 28), in eval mode."""
     model.eval()
     outs = [model(x[i:i + batch_size].contiguous(memory_format=CHANNELS_LAST)) for i in range(0, len(x), batch_size)]
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def evaluate(model, x, y, batch_size=2000):
+def evaluate(model, x, y, batch_size=256):
     """{'loss': mean NLL, 'accuracy': fraction correct, 'correct': count, 'n': count} on (x, y)."""
     out = predict(model, x, batch_size)
     correct = int((out.argmax(1) == y).sum())

@@ -203,3 +203,16 @@ def test_thin_pen_strokes_thickened_to_mnist_width(tmp_path):
         img = render(DIGITS[8], np.random.default_rng(1), height=600, width=560, stroke_width=width)
         Image.fromarray(img).save(tmp_path / "p.png")
         assert lo <= _stroke_width(dataio.photo_to_mnist(tmp_path / "p.png")) <= hi, width
+
+
+def test_verified_file_is_checked_again_once_changed(tmp_path):
+    raw = dataio.raw_folder("MNIST", tmp_path)
+    raw.mkdir(parents=True)
+    for f in dataio.RAW_MD5["MNIST"]:
+        shutil.copy(dataio.raw_folder("MNIST", REAL) / f, raw / f)
+    assert dataio._missing("MNIST", tmp_path) == []
+    labels = raw / "t10k-labels-idx1-ubyte"
+    data = bytearray(labels.read_bytes())
+    data[100] = (data[100] + 1) % 10  # one label changed, same size
+    labels.write_bytes(bytes(data))
+    assert dataio._missing("MNIST", tmp_path) == ["t10k-labels-idx1-ubyte"]

@@ -8,8 +8,9 @@ import pytest
 import dataio
 import task1_train_mnist as task1
 
-FIGS = ["fig01_first_digits.png", "fig03_network.txt", "fig05_loss_curves.png", "fig06_first_ten_outputs.txt",
-        "fig07_predictions.png", "fig08_handwritten_digits.png", "metrics.json"]
+FIGS = ["fig01_first_digits.png", "fig02_network_diagram.png", "fig03_network.txt", "fig04_handwritten_photos.png",
+        "fig05_loss_curves.png", "fig06_first_ten_outputs.txt", "fig07_predictions.png",
+        "fig08_handwritten_digits.png", "metrics.json"]
 
 
 def _run(*args):

@@ -24,6 +24,7 @@ def _losses(data, seed, recipe):
 def test_same_seed_same_losses(mnist_small, name):
     recipe = training.RECIPES[name]
     a, b, c = _losses(mnist_small, 1, recipe), _losses(mnist_small, 1, recipe), _losses(mnist_small, 2, recipe)
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
     assert a == b
     assert a != c
 
