@@ -170,6 +170,9 @@ def heatmap_overlays(images, maps, titles, path, rows=None, cols=None, suptitle=
             ax.set_title(titles[i], fontsize=9, color=title_colors[i] if title_colors else "black")
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return save(fig, path, show)
+
 
 # ---- task 3: Greek letters (transfer learning)
 

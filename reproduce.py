@@ -47,7 +47,8 @@ def steps(out):
         Step("task1_improved", "Task 1: MNIST, improved recipe", "task1_train_mnist.py",
              ["--recipe", "improved", "--model", str(out / "task1_improved" / "model.pth")], QUICK_MNIST),
         Step("task2", "Task 2: examine the network", "task2_examine.py", ["--model", model], ["--test-limit", "1000"]),
-        Step("task3", "Task 3: Greek letters (alpha, beta, gamma)", "task3_greek.py", ["--model", model], ["--epochs", "5"]),
+        Step("task3", "Task 3: Greek letters (alpha, beta, gamma)", "task3_greek.py", ["--model", model],
+             ["--epochs", "5"]),
         Step("task3_five", "Extension 1: five Greek letters", "task3_greek.py", ["--model", model, *FIVE],
              ["--epochs", "5"]),
         Step("task3_sweep", "Extension 2: epochs x batch size", "task3_greek.py", ["--model", model, "--sweep"],
@@ -124,8 +125,10 @@ FIGURES = {
         (1, "task1", "The first six MNIST test digits with their labels."),
         (2, "task1", "The network, drawn: two convolution layers, two fully connected layers."),
         (3, "task1", "The network as PyTorch prints it."),
-        (4, "task1", "The photos of handwritten digits as taken (stand-ins drawn by tools/make_handwritten_digits.py)."),
-        (5, "task1", "Training loss (per logged batch) and test loss against training examples seen; accuracy per epoch."),
+        (4, "task1", "The photos of handwritten digits as taken "
+                     "(stand-ins drawn by tools/make_handwritten_digits.py)."),
+        (5, "task1", "Training loss (per logged batch) and test loss against training examples seen; "
+                     "accuracy per epoch."),
         (6, "task1", "The reloaded network's ten outputs (log-probabilities) for the first ten test digits."),
         (7, "task1", "Predictions of the reloaded network for the first nine test digits."),
         (8, "task1", "The handwritten digits after preprocessing, with the network's predictions."),

@@ -32,7 +32,7 @@ def test_download_failure_falls_back_to_gz_files_in_data_dir(tmp_path, monkeypat
             shutil.copyfileobj(src, dst)
     _keep_only(monkeypatch, "_try_local")
     raw = dataio.provision("MNIST", tmp_path, log=lambda *_: None)
-    assert sorted(p.name for p in raw.iterdir()) == sorted(dataio.RAW_MD5["MNIST"])
+    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".")) == sorted(dataio.RAW_MD5["MNIST"])
     images, labels = dataio.load_split("MNIST", train=False, data_dir=tmp_path)
     assert images.shape == (10000, 28, 28) and labels[:3].tolist() == [7, 2, 1]
 

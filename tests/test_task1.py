@@ -20,7 +20,8 @@ def _run(*args):
 
 def test_smoke_tiny_data(tmp_path, capsys):
     out, model = tmp_path / "out", tmp_path / "m.pth"
-    task1.main(list(map(str, ["--epochs", 1, "--train-limit", 640, "--test-limit", 200, "--out-dir", out, "--model", model])))
+    task1.main(list(map(str, ["--epochs", 1, "--train-limit", 640, "--test-limit", 200,
+                              "--out-dir", out, "--model", model])))
     assert all((out / f).is_file() for f in FIGS)
     m = json.loads((out / "metrics.json").read_text())
     assert 0 <= m["test_accuracy"] <= 1 and m["test_n"] == 200

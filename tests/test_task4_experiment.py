@@ -222,7 +222,7 @@ def _cmdline(pid):
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
 def test_ctrl_c_stops_the_workers_and_leaves_whole_rows(tmp_path):
     args = [sys.executable, "task4_experiment.py", "--epochs-list", "1", "2", "--dropouts", "0.3", "0.5", "0.7",
-            "--hidden", "8", "16", "--train-limit", "2000", "--test-limit", "200", "--workers", "2",
+            "--hidden", "8", "16", "32", "--train-limit", "2000", "--test-limit", "200", "--workers", "2",
             "--out-dir", str(tmp_path)]
     proc = subprocess.Popen(args, cwd=t4.dataio.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -239,6 +239,6 @@ def test_ctrl_c_stops_the_workers_and_leaves_whole_rows(tmp_path):
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not survivors(proc.pid), "processes of the run still alive after it stopped"
     rows = t4.read_rows(csv_path)
-    assert 2 <= len(rows) < 12 and len(rows) % 2 == 0  # whole runs only, each two whole rows
+    assert 2 <= len(rows) < 18 and len(rows) % 2 == 0  # whole runs only, each two whole rows
     again = t4.main(args[2:-2] + ["--out-dir", str(tmp_path)])
-    assert again["runs_trained"] == 6 - len(rows) // 2 and len(t4.read_rows(csv_path)) == 12
+    assert again["runs_trained"] == 9 - len(rows) // 2 and len(t4.read_rows(csv_path)) == 18
