@@ -95,7 +95,12 @@ def main(argv=None):
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     plan = [s for s in steps(out) if args.only is None or s.name in args.only]
-    results, t0 = {}, time.perf_counter()
+    if args.only and not plan:
+        raise cli.UsageError(f"no step named {' or '.join(args.only)}; steps: {' '.join(s.name for s in steps(out))}")
+    # With --only, the other steps' results of an earlier run in --out-dir stay in the report.
+    record = out / "steps.json"
+    results = json.loads(record.read_text()) if args.only and record.is_file() else {}
+    t0 = time.perf_counter()
     for i, step in enumerate(plan, 1):
         print(f"== [{i}/{len(plan)}] {step.title}  ({_clock(time.perf_counter() - t0)} so far)", flush=True)
         ts = time.perf_counter()
@@ -108,12 +113,13 @@ def main(argv=None):
                                   extra=["--random-weights", "--image", str(sample_photo())])
         results[step.name] = {"title": step.title, "returncode": code, "seconds": time.perf_counter() - ts,
                               "note": note, "error": last if code else None}
+        cli.write_json(results, record)
         if code != 0:
             print(f"!! {step.name} failed (exit {code}): {last}", file=sys.stderr, flush=True)
             if not args.keep_going:
-                write_report(out, results, args, time.perf_counter() - t0)
+                write_report(out, results, args)
                 raise cli.UsageError(f"{step.script} failed; see its output above (or rerun with --keep-going)")
-    path = write_report(out, results, args, time.perf_counter() - t0)
+    path = write_report(out, results, args)
     print(f"wrote {path}  (total {_clock(time.perf_counter() - t0)})")
 
 
@@ -153,12 +159,16 @@ FIGURES = {
         (19, "alexnet", "Extension 3: AlexNet's second convolution layer, 10 of its filters and their responses."),
     ],
 }
-EXTRA = {  # figures beyond the report, shown after its own
-    "task1_improved": "Task 1 with the improved recipe",
-    "task2": "Task 2 extra",
-    "task4": "Task 4, report recipe",
-    "task4_improved": "Task 4, improved recipe",
-}
+EXTRA = [  # (step, file, caption): figures beyond the report, shown after its own
+    ("task1_improved", "fig05_loss_curves.png", "Task 1 with the improved recipe (AdamW, one-cycle, augmentation)."),
+    ("task2", "extra_gradcam.png", "Grad-CAM: where conv2 found evidence, for digits the net gets right and wrong."),
+    ("task3", "confusion_matrix.png", "Task 3: confusion matrix on the three-letter test set."),
+    ("task3_five", "confusion_matrix.png", "Extension 1: confusion matrix on the five-letter test set."),
+    ("task4", "accuracy_vs_dimension.png", "Task 4: test accuracy against each dimension, the others averaged."),
+    ("task4", "heatmaps_dropout_hidden.png", "Task 4: dropout x hidden units, one heat map per epoch count."),
+    ("task4", "parallel_coordinates.png", "Task 4: every variation, one line each."),
+    ("task4_improved", "accuracy_vs_dimension.png", "Task 4 with the improved recipe: accuracy per dimension."),
+]
 
 
 def _find(out, step, number):
@@ -191,7 +201,8 @@ def paper_vs_measured(out):
         b = m.get("best")
         if not b:
             return "—"
-        return f"{_pct(b.get('test_accuracy'))} (L={b.get('epochs')}, M={b.get('dropout')}, N={b.get('hidden')})"
+        spread = f" ± {100 * b['accuracy_std']:.2f}" if b.get("seeds", 1) > 1 else ""
+        return f"{_pct(b.get('accuracy_mean'))}{spread} (L={b['epochs']}, M={b['dropout']}, N={b['hidden']})"
 
     epochs = t1.get("recipe", {}) and len(t1.get("history", {}).get("epochs", [])) - 1
     return [
@@ -207,12 +218,13 @@ def paper_vs_measured(out):
     ]
 
 
-def write_report(out, results, args, total):
+def write_report(out, results, args):
     import torch
     import torchvision
     lines = ["# Recognition using Deep Networks — reproduced", ""]
     mode = "quick mode (`--quick`: few epochs, small subsets, tiny grids)" if args.quick else "full run"
     device = _metrics(out, "task1").get("device", "cpu")
+    total = sum(r["seconds"] for r in results.values())
     lines += [f"Written by `reproduce.py` on {datetime.now():%Y-%m-%d %H:%M}, {mode}; total wall time "
               f"{_clock(total)}. Python {platform.python_version()}, torch {torch.__version__}, "
               f"torchvision {torchvision.__version__}, device {device}, {platform.machine()}.", ""]
@@ -240,11 +252,9 @@ def write_report(out, results, args, total):
             lines += [f"*AlexNet ran in its {results['alexnet']['note']}. Its filters are untrained, so Figs "
                       "18–19 show the method, not ImageNet's learned features.*", ""]
     lines += ["## Beyond the report", ""]
-    for step, title in EXTRA.items():
-        extras = sorted(p for p in (out / step).glob("*.png") if not p.name.startswith("fig")) \
-            if (out / step).is_dir() else []
-        for p in extras:
-            lines += [f"![{title}: {p.stem}]({p.relative_to(out).as_posix()})", "", f"*{title}: {p.stem}.*", ""]
+    for step, name, caption in EXTRA:
+        if (out / step / name).is_file():
+            lines += [f"![{caption}]({step}/{name})", "", f"*{caption}*", ""]
     return cli.write_text("\n".join(lines) + "\n", out / "REPORT.md")
 
 
