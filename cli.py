@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import training
 from dataio import DATA_DIR, ROOT, DataError
 from models import CheckpointError
 
@@ -63,6 +64,14 @@ def parser(doc, out_name):
     p.add_argument("--seed", type=int, default=1, help="random seed for python, numpy and torch (default: 1)")
     p.add_argument("--show", action="store_true", help="also open each figure in a window (default: off)")
     return p
+
+
+def device(name):
+    """training.pick_device(name), with an unavailable device as a one-line UsageError."""
+    try:
+        return training.pick_device(name)
+    except ValueError as e:
+        raise UsageError(e) from None
 
 
 def write_text(text, path):

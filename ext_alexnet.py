@@ -175,10 +175,7 @@ def layer_title(index, conv, n, input_shape, weights_desc):
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    try:
-        device = training.pick_device(args.device)
-    except ValueError as e:
-        raise cli.UsageError(e) from None
+    device = cli.device(args.device)
     training.set_seed(args.seed)
     model, weights_desc = load_alexnet(args.weights, args.random_weights, args.seed)
     model = model.to(device)

@@ -25,18 +25,27 @@ def save(fig, path, show=False):
 
 
 def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="gray", show=False,
-               title_colors=None):
-    """Images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 7, 8, 11, 16)."""
+               title_colors=None, overlays=None):
+    """Images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 4, 7, 8, 11, 16).
+
+    `overlays` (N, H, W) in [0, 1], if given, are laid over the images as heat maps (Grad-CAM).
+    """
     n = len(images)
     cols = cols or min(n, 5)
     rows = rows or -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.35 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i < n:
-            ax.imshow(np.asarray(images[i]), cmap=cmap, interpolation="none")
-            color = title_colors[i] if title_colors is not None else "black"
-            ax.set_title(titles[i], fontsize=10, color=color)
+        if i >= n:
+            continue
+        ax.imshow(np.asarray(images[i]), cmap=cmap, interpolation="none")
+        if overlays is not None:
+            m = np.clip(np.asarray(overlays[i], dtype=np.float32), 0, 1)
+            heat = plt.get_cmap("jet")(m)
+            heat[..., 3] = 0.75 * np.sqrt(m)  # no evidence = transparent, so the image stays visible
+            ax.imshow(heat, interpolation="bilinear")
+        color = title_colors[i] if title_colors is not None else "black"
+        ax.set_title(titles[i], fontsize=10 if overlays is None else 9, color=color)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -146,28 +155,6 @@ def filter_response_grid(filters, responses, path, filter_titles=None, response_
         if response_titles:
             ax.set_title(response_titles[i], fontsize=8)
         ax.axis("off")
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return save(fig, path, show)
-
-
-def heatmap_overlays(images, maps, titles, path, rows=None, cols=None, suptitle=None, title_colors=None,
-                     show=False):
-    """Grey images (N, H, W) with a heat map (N, H, W), each in [0, 1], laid over them (the Grad-CAM figure)."""
-    n = len(images)
-    cols = cols or min(n, 5)
-    rows = rows or -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.2 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(np.asarray(images[i]), cmap="gray", interpolation="nearest")
-            m = np.clip(np.asarray(maps[i], dtype=np.float32), 0, 1)
-            overlay = plt.get_cmap("jet")(m)
-            overlay[..., 3] = 0.75 * np.sqrt(m)  # no evidence = transparent, so the digit stays visible
-            ax.imshow(overlay, interpolation="bilinear")
-            ax.set_title(titles[i], fontsize=9, color=title_colors[i] if title_colors else "black")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

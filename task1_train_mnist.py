@@ -97,10 +97,7 @@ def classify_photos(model, folder, out_dir, show):
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    try:
-        device = training.pick_device(args.device)
-    except ValueError as e:
-        raise cli.UsageError(e) from None
+    device = cli.device(args.device)
     recipe = training.RECIPES[args.recipe]
     if args.batch_size:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)

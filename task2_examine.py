@@ -96,10 +96,7 @@ def cam_examples(model, x, y, n=N_CAM):
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    try:
-        device = training.pick_device(args.device)
-    except ValueError as e:
-        raise cli.UsageError(e) from None
+    device = cli.device(args.device)
     training.set_seed(args.seed)
     model, _ = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
     out = args.out_dir
@@ -148,9 +145,9 @@ def main(argv=None):
         images += [xt_u8[i].numpy() for i in wrong]
     rows = "top: digits it gets right; middle: wrong, map for its answer; bottom: map for the true digit" \
         if wrong else "digits it gets right (no wrong ones among those searched)"
-    plots.heatmap_overlays(images, maps, titles, out / "extra_gradcam.png", cols=N_CAM, title_colors=colors,
-                           suptitle=f"Beyond the report: Grad-CAM over conv2 - where the net found its evidence\n"
-                                    f"{rows}", show=args.show)
+    plots.image_grid(images, titles, out / "extra_gradcam.png", cols=N_CAM, title_colors=colors, overlays=maps,
+                     suptitle=f"Beyond the report: Grad-CAM over conv2 - where the net found its evidence\n{rows}",
+                     show=args.show)
     print(f"Grad-CAM: {len(right)} correct and {len(wrong)} misclassified test digits "
           f"(test indices {idx}); {int((pred != yt.cpu()).sum())} of {len(yt)} searched are misclassified")
 

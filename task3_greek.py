@@ -245,10 +245,7 @@ def sweep(args, device, base_path, classes, train, test):
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    try:
-        device = training.pick_device(args.device)
-    except ValueError as e:
-        raise cli.UsageError(e) from None
+    device = cli.device(args.device)
     if args.lr <= 0:
         raise cli.UsageError(f"--lr must be positive, got {args.lr}")
     out = args.out_dir

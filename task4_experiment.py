@@ -357,10 +357,7 @@ def draw_figures(rows, best, out, args, recipe_name):
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    try:
-        device = training.pick_device(args.device)
-    except ValueError as e:
-        raise cli.UsageError(e) from None
+    device = cli.device(args.device)
     epochs_list = sorted(set(args.epochs_list))
     dropouts = sorted(set(round(m, 6) for m in args.dropouts))
     hiddens = sorted(set(args.hidden))

@@ -1,8 +1,8 @@
 """Benchmark: Task 1 training against the canonical tutorial pipeline, side by side in one run.
 
-Baseline ("canonical"): torchvision.datasets.MNIST with per-item ToTensor() + Normalize(),
-a shuffled DataLoader of batch 64, test DataLoader of batch 1000, the same Net and SGD
-(lr 0.01, momentum 0.5), default memory format -- the PyTorch MNIST tutorial as the report ran it.
+Baseline ("canonical", benchmarks/canonical.py): torchvision.datasets.MNIST with per-item
+ToTensor() + Normalize(), a shuffled DataLoader of batch 64, test DataLoader of batch 1000, the
+same Net and SGD (lr 0.01, momentum 0.5) -- the PyTorch MNIST tutorial as the report ran it.
 
 Prints, with the ratio of each against the baseline:
   1. one epoch (training + test-set evaluation): ours vs canonical      target >= 2.5x
@@ -21,42 +21,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import dataio  # noqa: E402
 import training  # noqa: E402
+from benchmarks.canonical import canonical_epochs  # noqa: E402
 from models import Net  # noqa: E402
-
-
-def canonical_epochs(data_dir, epochs, seed=1):
-    """Seconds per epoch of the tutorial pipeline (train + test evaluation)."""
-    from torchvision import datasets, transforms
-    torch.manual_seed(seed)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    train = torch.utils.data.DataLoader(datasets.MNIST(str(data_dir), train=True, download=False, transform=tf),
-                                        batch_size=64, shuffle=True)
-    test = torch.utils.data.DataLoader(datasets.MNIST(str(data_dir), train=False, download=False, transform=tf),
-                                       batch_size=1000)
-    model = Net()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
-    times, acc = [], 0.0
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        model.train()
-        for x, y in train:
-            opt.zero_grad()
-            F.nll_loss(model(x), y).backward()
-            opt.step()
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for x, y in test:
-                correct += int((model(x).argmax(1) == y).sum())
-        times.append(time.perf_counter() - t0)
-        acc = correct / len(test.dataset)
-    return times, acc
 
 
 def our_epochs(data_dir, epochs, seed=1):
@@ -97,7 +68,7 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     ours, our_acc = our_epochs(args.data_dir, args.our_epochs)
-    can, can_acc = canonical_epochs(args.data_dir, args.canonical_epochs)
+    can, can_acc = canonical_epochs("MNIST", args.data_dir, args.canonical_epochs)
     run = whole_run(args.data_dir)
 
     ours_epoch, can_epoch = sum(ours) / len(ours), sum(can) / len(can)

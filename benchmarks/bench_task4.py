@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 import cli  # noqa: E402
 import dataio  # noqa: E402
 import task4_experiment  # noqa: E402
-from models import Net  # noqa: E402
+from benchmarks.canonical import canonical_epochs  # noqa: E402
 
 QUICK_GRID = ["--epochs-list", "1", "2", "--dropouts", "0.5", "--hidden", "20", "100"]
 PARALLEL_GRID = ["--epochs-list", "1", "--dropouts", "0.5", "--hidden", "20", "100", "--train-limit", "20000"]
@@ -50,34 +50,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def canonical_epoch(data_dir):
-    """Seconds of one epoch of the tutorial's pipeline (train + test evaluation), and its test accuracy."""
-    import torch.nn.functional as F
-    from torchvision import datasets, transforms
-    mean, std = dataio.STATS["FashionMNIST"]
-    dataio.provision("FashionMNIST", data_dir)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
-    train = torch.utils.data.DataLoader(
-        datasets.FashionMNIST(str(data_dir), train=True, download=False, transform=tf), batch_size=64, shuffle=True)
-    test = torch.utils.data.DataLoader(
-        datasets.FashionMNIST(str(data_dir), train=False, download=False, transform=tf), batch_size=1000)
-    torch.manual_seed(1)
-    model = Net(num_classes=10)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
-    t0 = time.perf_counter()
-    model.train()
-    for x, y in train:
-        optimizer.zero_grad()
-        F.nll_loss(model(x), y).backward()
-        optimizer.step()
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in test:
-            correct += int((model(x).argmax(1) == y).sum())
-    return time.perf_counter() - t0, correct / len(test.dataset)
-
-
 def naive_epochs(argv):
     """Epochs the naive way trains for a grid: every (L, M, N, seed) from scratch, i.e. sum(L) x |M| x |N| x K."""
     a = task4_experiment.parse_args(argv)
@@ -97,7 +69,7 @@ def main(argv=None):
         torch.set_num_threads(args.canonical_threads)
     out = {"threads": torch.get_num_threads(), "cores": task4_experiment.cpu_count()}
     print(f"canonical tutorial pipeline, 1 epoch on FashionMNIST ({out['threads']} torch threads) ...", flush=True)
-    epoch_s, acc = canonical_epoch(args.data_dir)
+    (epoch_s,), acc = canonical_epochs("FashionMNIST", args.data_dir)
     out.update(canonical_epoch_s=epoch_s, canonical_epoch_accuracy=acc)
     print(f"canonical epoch: {epoch_s:.1f}s (test accuracy after it {100 * acc:.2f}%)")
 
