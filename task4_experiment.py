@@ -18,9 +18,9 @@ interruption skips rows already there and ends with the same table.  Writes
 fig14_loss_curves.png (best variation), fig15_best_network.png,
 accuracy_vs_dimension.png, heatmaps_dropout_hidden.png, parallel_coordinates.png
 and metrics.json.  Expect the best variation at ~87 % with the report recipe
-(measured 87.04 %; report: 86 %) and ~90 % with --recipe fashion (90.43 % best of
-M 0.3/0.5 x N 80/100).  The default sweep took 8.8 minutes on a 2-core CPU shared
-with other jobs; about 5 minutes idle (estimated from the time per epoch).
+(measured 87.30 %, L=6 M=0.3 N=40; report: 86 %) and ~90 % with --recipe fashion
+(measured 90.34 %, L=5 M=0.3 N=100).  The default sweep takes 4.5 minutes on an idle
+2-core CPU (--recipe fashion, at batch 32: 5.8 minutes).
 """
 import csv
 import io
