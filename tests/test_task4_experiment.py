@@ -224,8 +224,10 @@ def test_ctrl_c_stops_the_workers_and_leaves_whole_rows(tmp_path):
     args = [sys.executable, "task4_experiment.py", "--epochs-list", "1", "2", "--dropouts", "0.3", "0.5", "0.7",
             "--hidden", "8", "16", "32", "--train-limit", "2000", "--test-limit", "200", "--workers", "2",
             "--out-dir", str(tmp_path)]
+    # A shell's background job (a CI runner's, say) starts with SIGINT ignored, and Python then keeps
+    # ignoring it: give the run the default disposition a terminal would.
     proc = subprocess.Popen(args, cwd=t4.dataio.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     csv_path = tmp_path / "results.csv"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
