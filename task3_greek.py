@@ -36,6 +36,7 @@ letters for seeds 1-5; on five letters eval mode got 29-30/30 and train mode
 """
 import csv
 import dataclasses
+import io
 import time
 from pathlib import Path
 
@@ -155,8 +156,7 @@ def load_data(args, device):
 
 
 def base_model(path, device):
-    if not Path(path).is_file():
-        raise cli.UsageError(f"no MNIST model at {path}: run task1 first (python task1_train_mnist.py) or pass --model")
+    """Task 1's network from `path` (main has checked that the file is there), ready for `device`."""
     model, _ = load_checkpoint(path)
     return training.prepare(model, device)
 
@@ -226,16 +226,17 @@ def sweep(args, device, base_path, classes, train, test):
         print(f"batch {bs:>3}: lowest test loss {best['test_loss']:.4f} after epoch {best['epoch']} "
               f"({best['seen']} examples)" + ("; still falling at the end" if best["epoch"] == longest else ""))
     out = args.out_dir
-    with open(out / "sweep_results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    cli.write_text(table.getvalue(), out / "sweep_results.csv")
     head = "| batch | epochs | examples seen | train loss | test loss | train acc | test acc |"
     lines = [head, "|" + " --- |" * 7]
     lines += [f"| {r['batch_size']} | {r['epochs']} | {r['examples_seen']} | {r['train_loss']:.4f} | "
               f"{r['test_loss']:.4f} | {100 * r['train_accuracy']:.1f} % | {100 * r['test_accuracy']:.1f} % |"
               for r in rows]
-    (out / "sweep_results.md").write_text("\n".join(lines) + "\n")
+    cli.write_text("\n".join(lines) + "\n", out / "sweep_results.md")
     print("\n".join(lines))
     plots.sweep_curves(runs, out / "fig17_sweep_loss.png", show=args.show,
                        title=f"Fig 17: {len(classes)} Greek letters, train (solid) and test (dashed) loss")

@@ -34,6 +34,7 @@ class Recipe:
     augment: bool = False  # small random rotations, scalings and shifts of each training image
     label_smoothing: float = 0.0
     dropout: float = 0.5
+    lr_decay: float = 1.0  # epoch e (1, 2, ...) trains at lr * lr_decay ** (e - 1): a function of e alone
 
 
 RECIPES = {
@@ -94,6 +95,13 @@ def make_optimizer(model, recipe, steps_per_epoch, epochs):
             opt, max_lr=recipe.lr, total_steps=steps_per_epoch * epochs, pct_start=0.2)
         return opt, sched
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
+
+
+def set_epoch_lr(optimizer, recipe, epoch):
+    """Apply the recipe's per-epoch decay for epoch `epoch` (1, 2, ...); a no-op for lr_decay 1."""
+    if recipe.lr_decay != 1.0:
+        for group in optimizer.param_groups:
+            group["lr"] = recipe.lr * recipe.lr_decay ** (epoch - 1)
 
 
 def augment_batch(x, generator, background):
@@ -180,6 +188,7 @@ def fit(model, train, test, recipe, epochs, generator, eval_train=True, on_epoch
     seen = 0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
+        set_epoch_lr(optimizer, recipe, epoch)
         loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=seen)
         seen += len(x)
         history["train_log"].extend(log)

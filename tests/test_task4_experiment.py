@@ -76,8 +76,8 @@ def test_a_schedule_over_the_total_epoch_count_is_refused(monkeypatch):
 
 
 def test_fashion_recipe_learning_rate_depends_on_epoch_index_only():
-    assert t4.RECIPES["fashion"].schedule == "constant" and t4.LR_DECAY["fashion"] < 1
-    assert t4.RECIPES["report"] == training.RECIPES["report"] and t4.LR_DECAY["report"] == 1.0
+    assert t4.RECIPES["fashion"].schedule == "constant" and t4.RECIPES["fashion"].lr_decay < 1
+    assert t4.RECIPES["report"] == training.RECIPES["report"] and t4.RECIPES["report"].lr_decay == 1.0
 
 
 # ---- results.csv
