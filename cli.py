@@ -1,27 +1,19 @@
-"""What every task script's command line shares: common flags, checked values, one-line errors.
+"""What every script's command line shares: the common flags, checked values, one-line errors.
 
-`run(main)` is each script's entry point: a known failure (missing model, no
-dataset, bad flag value, unreadable file) prints one line `error: ...` and exits
-with status 2; Ctrl-C prints `interrupted` and exits with 130.  Files a run makes
-are written atomically, so an interrupted run never leaves one half-written.
+`run(main)` is each script's entry point: a failure the user can fix (missing model, no
+dataset, bad flag value, unreadable file, a folder that is a file) prints one line
+`error: ...` and exits with status 2; Ctrl-C prints `interrupted` and exits with 130.
+Every file a run makes is written atomically (files.py), so an interrupted run never
+leaves one half-written.  With --show, the figures open in windows once the run is done.
 """
 import argparse
-import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import training
-from dataio import DATA_DIR, ROOT, DataError
-from models import CheckpointError
-
-OUT_DIR = ROOT / "outputs"
-
-
-class UsageError(Exception):
-    """A flag value or input that the script cannot use; the message says what to do."""
+from errors import UsageError, UserError
+from paths import DATA_DIR, out_dir
 
 
 def positive_int(text):
@@ -31,6 +23,16 @@ def positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
@@ -44,25 +46,47 @@ def dropout_rate(text):
     return value
 
 
+def folder(text):
+    """A folder path that may not exist yet, but is not a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+    return path
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gives one line (not the usage block) and exit status 2."""
+    """argparse, but a bad flag gives one line (not the usage block) and exit status 2, and
+    --show switches the figures to windows as soon as the flags are read."""
 
     def error(self, message):
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        if getattr(parsed, "show", False):
+            import plots
+            plots.use_windows()
+        return parsed
 
-def parser(doc, out_name):
-    """An ArgumentParser with the flags every script has; its description is the script's docstring."""
+
+def parser(doc, step, show=True, out_help=None):
+    """An ArgumentParser with the flags every script has; its description is the script's docstring.
+
+    `step` names the default output folder, outputs/<step>/; a script whose default depends on
+    its mode passes `step=None` and the words for --help in `out_help`.
+    """
     p = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR,
+    p.add_argument("--data-dir", type=folder, default=DATA_DIR,
                    help="where datasets are kept and fetched to (default: data/)")
-    p.add_argument("--out-dir", type=Path, default=OUT_DIR / out_name,
-                   help=f"where figures and metrics.json go (default: outputs/{out_name}/)")
+    p.add_argument("--out-dir", type=folder, default=out_dir(step) if step else None,
+                   help=f"where figures, metrics.json and models go (default: {out_help or f'outputs/{step}/'})")
     p.add_argument("--device", default="auto",
                    help="cpu, cuda, mps or auto = the first available of cuda, mps, cpu (default: auto)")
     p.add_argument("--seed", type=int, default=1, help="random seed for python, numpy and torch (default: 1)")
-    p.add_argument("--show", action="store_true", help="also open each figure in a window (default: off)")
+    if show:
+        p.add_argument("--show", action="store_true",
+                       help="also open the figures in windows at the end (default: off)")
     return p
 
 
@@ -74,26 +98,6 @@ def device(name):
         raise UsageError(e) from None
 
 
-def write_text(text, path):
-    """Write `text` to `path` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json(obj, path):
-    """Write `obj` as indented JSON to `path` atomically."""
-    return write_text(json.dumps(obj, indent=2) + "\n", path)
-
-
 def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr if file is None else file)
 
@@ -103,9 +107,15 @@ def run(main):
     warnings.showwarning = _warning_line
     try:
         main()
-    except (UsageError, DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # a folder that is a file, no permission, a full disk: say which file and why
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("\ninterrupted: files already written are complete; rerun to finish", file=sys.stderr)
         sys.exit(130)
+    if "plots" in sys.modules:
+        sys.modules["plots"].show_windows()

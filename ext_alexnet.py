@@ -1,25 +1,13 @@
 """Extension: AlexNet's first two convolution layers, their filters and what they do (report Figs 18-19).
 
     python ext_alexnet.py                                        # downloads weights and CIFAR-10 once
-    python ext_alexnet.py --weights alexnet-owt-7be5be79.pth --image photo.jpg   # offline
+    python ext_alexnet.py --model alexnet-owt-7be5be79.pth --image photo.jpg   # offline
     python ext_alexnet.py --random-weights --image photo.jpg     # offline, on an untrained AlexNet
 
-torchvision's AlexNet with its ImageNet weights (torchvision's weights API and its
-cache, $TORCH_HOME) looks at the first CIFAR-10 test image (a cat, 32x32, fetched
-into --data-dir), resized and normalised as AlexNet expects (resize to 256,
-centre crop 224, ImageNet mean and std).
-Fig 18 (fig18_alexnet_conv1.png): features[0], the first 10 of its 64 filters
-(11x11x3) as colour images, each above its response to the image: filter2D per
-colour channel, summed - checked against the layer's own output at stride 4.
-Fig 19 (fig19_alexnet_conv2.png): features[3], the first 10 of its 192 filters.
-Each is 64x5x5, one 5x5 kernel per first-layer channel; the figure shows each
-filter's strongest input channel (largest L2 norm) and, below, the filter's whole
-response: filter2D of each of the 64 first-layer activation maps (after ReLU and
-max-pool, 27x27) with its kernel, summed.  Also alexnet_conv1_all_filters.png.
---layers picks other conv layers (0, 3, 6, 8, 10).  The filter2D responses match
-the layers' outputs to float32 rounding (~2e-6 with random weights).  About 10 s
-on a 2-core laptop CPU, downloads aside.
-Without the downloads (no network) pass --weights FILE or --random-weights, and --image FILE.
+torchvision's AlexNet with its ImageNet weights looks at the first CIFAR-10 test image.
+Fig 18: features[0], 10 of its 64 filters above their responses (filter2D per colour channel,
+summed); Fig 19: features[3], each filter's strongest input channel above its whole response.
+Both checked against the layers' own outputs (~2e-6).  About 10 s on a 2-core laptop CPU.
 """
 import contextlib
 import io
@@ -30,14 +18,15 @@ from pathlib import Path
 import torch
 
 import cli
-import dataio
+import files
 import filters
+import images
 import plots
 import training
-from dataio import first_line
+from errors import UsageError, first_line
 
 FIGURES = {0: ("Fig 18", "fig18_alexnet_conv1.png"), 3: ("Fig 19", "fig19_alexnet_conv2.png")}
-OFFLINE_HINT = ("pass --weights FILE (a saved AlexNet state_dict, such as torchvision's alexnet-owt-7be5be79.pth) "
+OFFLINE_HINT = ("pass --model FILE (a saved AlexNet state_dict, such as torchvision's alexnet-owt-7be5be79.pth) "
                 "or --random-weights, and --image FILE (any photo)")
 DOWNLOAD_TIMEOUT_S = 60
 
@@ -45,7 +34,7 @@ DOWNLOAD_TIMEOUT_S = 60
 def parse_args(argv=None):
     p = cli.parser(__doc__, "alexnet")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--weights", type=Path, default=None, metavar="FILE",
+    which.add_argument("--model", type=Path, default=None, metavar="FILE",
                        help="AlexNet state_dict file to load, weights-only (default: torchvision's ImageNet "
                             "weights, downloaded once into $TORCH_HOME)")
     which.add_argument("--random-weights", action="store_true",
@@ -80,38 +69,38 @@ def load_alexnet(weights_file=None, random_weights=False, seed=1):
     if weights_file is not None:
         path = Path(weights_file)
         if not path.is_file():
-            raise cli.UsageError(f"no weights file {path}: {OFFLINE_HINT}")
+            raise UsageError(f"no weights file {path}: {OFFLINE_HINT}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # not a zip, refused pickle, truncated ...
-            raise cli.UsageError(f"{path} is not a readable weights-only state_dict ({first_line(e)})") from None
+            raise UsageError(f"{path} is not a readable weights-only state_dict ({first_line(e)})") from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]  # a checkpoint dict that wraps the state_dict
         model = alexnet(weights=None)
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError) as e:
-            raise cli.UsageError(f"{path} does not hold the weights of torchvision's AlexNet "
+            raise UsageError(f"{path} does not hold the weights of torchvision's AlexNet "
                                  f"({first_line(e)})") from None
         return model.eval(), f"weights from {path.name}"
     try:
         with quiet_download():
             model = alexnet(weights=AlexNet_Weights.IMAGENET1K_V1)
     except Exception as e:  # no network, a proxy refusing, a corrupt cache file ...
-        raise cli.UsageError(f"cannot get AlexNet's ImageNet weights ({first_line(e)}): {OFFLINE_HINT}") from None
+        raise UsageError(f"cannot get AlexNet's ImageNet weights ({first_line(e)}): {OFFLINE_HINT}") from None
     return model.eval(), "ImageNet weights"
 
 
 def load_image(image_file, data_dir):
     """(RGB PIL image, a few words on it): --image, or the first CIFAR-10 test image via torchvision."""
     if image_file is not None:
-        return dataio.read_rgb(image_file), Path(image_file).name
+        return images.read_rgb(image_file), Path(image_file).name
     from torchvision.datasets import CIFAR10
     try:
         with quiet_download():
             test = CIFAR10(str(data_dir), train=False, download=True)
     except Exception as e:
-        raise cli.UsageError(f"cannot get CIFAR-10 into {data_dir} ({first_line(e)}): {OFFLINE_HINT}") from None
+        raise UsageError(f"cannot get CIFAR-10 into {data_dir} ({first_line(e)}): {OFFLINE_HINT}") from None
     img, label = test[0]
     return img.convert("RGB"), f"CIFAR-10 test image 0 ({test.classes[label]})"
 
@@ -177,11 +166,11 @@ def main(argv=None):
     args = parse_args(argv)
     device = cli.device(args.device)
     training.set_seed(args.seed)
-    model, weights_desc = load_alexnet(args.weights, args.random_weights, args.seed)
+    model, weights_desc = load_alexnet(args.model, args.random_weights, args.seed)
     model = model.to(device)
     bad = [i for i in args.layers if i not in conv_layers(model)]
     if bad:
-        raise cli.UsageError(f"--layers {bad[0]} is not a convolution layer of AlexNet: choose from "
+        raise UsageError(f"--layers {bad[0]} is not a convolution layer of AlexNet: choose from "
                              f"{', '.join(map(str, conv_layers(model)))}")
     img, image_desc = load_image(args.image, args.data_dir)
     out = args.out_dir
@@ -225,7 +214,7 @@ def main(argv=None):
                 "filter2d_check": r["check"], "strongest_input_channels": r["channels"], "figure": name}
 
     metrics["wall_time_s"] = time.perf_counter() - t_start
-    cli.write_json(metrics, out / "metrics.json")
+    files.write_json(metrics, out / "metrics.json")
     print(f"figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s)")
 
 

@@ -6,19 +6,16 @@ primitive values, read back with `torch.load(..., weights_only=True)`, which
 refuses pickles that would run code.
 """
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import files
+from errors import CheckpointError
+
 FORMAT_VERSION = 1
-
-
-class CheckpointError(Exception):
-    """A checkpoint file is missing, unreadable or of another architecture."""
 
 
 class Net(nn.Module):
@@ -96,11 +93,8 @@ def layer_table(model):
 def save_checkpoint(model, path, class_names=None, **extra):
     """Write the weights and everything needed to rebuild `model` to `path`, atomically.
 
-    The file is written under a temporary name in the same folder and renamed
-    into place, so an interrupted save leaves any previous file intact.
+    Written atomically (files.atomic_path): an interrupted save leaves any previous file intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": FORMAT_VERSION,
         "model_args": model.config(),
@@ -108,16 +102,9 @@ def save_checkpoint(model, path, class_names=None, **extra):
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with files.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
 
 
 def _args_from_state_dict(sd):
@@ -130,17 +117,17 @@ def _args_from_state_dict(sd):
     return {"num_classes": int(num_classes), "hidden": int(hidden), "dropout": 0.5}
 
 
-def load_checkpoint(path, num_classes=None, map_location="cpu"):
+def load_checkpoint(path, num_classes=None, map_location="cpu", made_by="task1_train_mnist.py"):
     """Rebuild the Net saved at `path`; return (model in eval mode, checkpoint dict).
 
     Accepts the dict written by `save_checkpoint` and a bare state_dict as the
     report's `torch.save(network.state_dict(), ...)` wrote.  Raises CheckpointError
-    with a one-line reason for a missing file, a file that is not a checkpoint,
+    with a one-line reason for a missing file (saying to run `made_by`), a file that is not a checkpoint,
     another architecture, or a class count other than `num_classes`.
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no model at {path}: run `python task1_train_mnist.py` first, or pass --model FILE")
+        raise CheckpointError(f"no model at {path}: run `python {made_by}` first, or pass --model FILE")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # unpickling refused, truncated file, not a zip, ...

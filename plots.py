@@ -1,26 +1,59 @@
 """Every kind of figure the task scripts draw, each drawn by one function.
 
 Each function takes numbers and arrays, draws one matplotlib figure, writes it
-with `save` and returns the path; nothing here opens a window unless asked to.
+atomically with `save` and returns the path.  Figures render to files (Agg); with
+`show=True` a figure stays open, and `show_windows` opens every such figure at the
+end of the run, once `use_windows` has found a display.
 """
+import os
+import warnings
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # render to files; `save(..., show=True)` switches to a window when one is wanted
+matplotlib.use("Agg")  # render to files; use_windows() switches to a window backend for --show
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.rcsetup  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+import files  # noqa: E402
+
+FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+def use_windows():
+    """Switch to a backend that opens windows ($MPLBACKEND, or the first that works here).
+
+    Returns whether one was found; without a display, says so in one warning line and the
+    run goes on writing its figures to files.
+    """
+    wanted = os.environ.get("MPLBACKEND") or matplotlib.rcsetup._auto_backend_sentinel
+    try:
+        plt.switch_backend(wanted)
+    except (ImportError, ValueError, RuntimeError) as e:
+        plt.switch_backend("Agg")
+        warnings.warn(f"--show: cannot open windows ({e}); figures are written to files only")
+        return False
+    if matplotlib.get_backend().lower() in FILE_BACKENDS:
+        warnings.warn("--show: no display available, so the figures are written to files but not shown")
+        return False
+    return True
+
+
+def show_windows():
+    """Open the figures that were saved with show=True and wait until their windows are closed."""
+    if plt.get_fignums() and matplotlib.get_backend().lower() not in FILE_BACKENDS:
+        plt.show()
+
 
 def save(fig, path, show=False):
-    """Write `fig` to `path` (folders made as needed), optionally show it, and close it."""
+    """Write `fig` to `path` atomically (folders made as needed); keep it open for show_windows if `show`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    if show:
-        plt.show()
-    plt.close(fig)
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
+    if not show:
+        plt.close(fig)
     return path
 
 

@@ -1,16 +1,13 @@
 """Reproduce the whole report with one command: every task in order, then REPORT.md.
 
-    python reproduce.py                 # the full report, about 15 minutes on a 2-core laptop CPU
+    python reproduce.py                 # the full report, about 13 minutes on a 2-core laptop CPU
     python reproduce.py --quick         # the same structure on small data and a tiny grid, a few minutes
     python reproduce.py --keep-going    # a failing task is marked in the report instead of stopping the run
 
-Runs Task 1 (report protocol, then the improved recipe), Task 2, Task 3 with three and
-with five letters and its Extension 2 sweep, Task 4 (report recipe, then improved) and the
-AlexNet extension, each as its own process writing to --out-dir/<step>/.  The AlexNet
-extension falls back to its offline mode (untrained weights, a sample photo) when its
-weights or CIFAR-10 cannot be downloaded, and the report says so.  Then writes
---out-dir/REPORT.md: Figs 1-19 under the report's headings with captions, the printed
-outputs as text, and the paper's numbers beside the measured ones.
+Runs each task script as its own process writing to --out-dir/<step>/ (with the default
+--out-dir, the very folders the scripts read their models from by default), passing on
+--seed, --device and --data-dir, then writes --out-dir/REPORT.md: Figs 1-19 under the
+report's headings, the printed outputs as text, the paper's numbers beside ours.
 """
 import json
 import platform
@@ -22,7 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 import cli
-from dataio import ROOT
+import files
+from errors import UsageError
+from paths import OUT_DIR, ROOT
 
 
 @dataclass
@@ -35,27 +34,28 @@ class Step:
 
 
 QUICK_MNIST = ["--epochs", "1", "--train-limit", "3000", "--test-limit", "1000"]
-QUICK_TASK4 = ["--epochs-list", "1", "2", "--dropouts", "0.3", "0.5", "--hidden", "20", "60",
+QUICK_TASK4 = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "--hidden", "20", "60",
                "--train-limit", "2000", "--test-limit", "1000"]
 FIVE = ["--letters", "alpha", "beta", "gamma", "delta", "epsilon"]
+IMPROVED_MNIST = ["--recipe", "adamw-onecycle", "--dropout", "0.1"]
 
 
 def steps(out):
-    model = str(out / "model.pth")  # Task 1's model for Tasks 2 and 3; the user's ./model.pth stays untouched
+    """The runs, in report order; step names are the scripts' own default output folders."""
+    model = str(out / "task1" / "model.pth")  # Task 1's model, read by Tasks 2 and 3
     return [
-        Step("task1", "Task 1: MNIST, the report's protocol", "task1_train_mnist.py", ["--model", model], QUICK_MNIST),
-        Step("task1_improved", "Task 1: MNIST, improved recipe", "task1_train_mnist.py",
-             ["--recipe", "improved", "--model", str(out / "task1_improved" / "model.pth")], QUICK_MNIST),
+        Step("task1", "Task 1: MNIST, the report's protocol", "task1_train_mnist.py", [], QUICK_MNIST),
+        Step("task1_improved", "Task 1: MNIST, improved recipe", "task1_train_mnist.py", IMPROVED_MNIST, QUICK_MNIST),
         Step("task2", "Task 2: examine the network", "task2_examine.py", ["--model", model], ["--test-limit", "1000"]),
         Step("task3", "Task 3: Greek letters (alpha, beta, gamma)", "task3_greek.py", ["--model", model],
              ["--epochs", "5"]),
-        Step("task3_five", "Extension 1: five Greek letters", "task3_greek.py", ["--model", model, *FIVE],
+        Step("task3_greek5", "Extension 1: five Greek letters", "task3_greek.py", ["--model", model, *FIVE],
              ["--epochs", "5"]),
         Step("task3_sweep", "Extension 2: epochs x batch size", "task3_greek.py", ["--model", model, "--sweep"],
-             ["--sweep-epochs", "3", "--sweep-batch-sizes", "5", "15"]),
+             ["--epochs", "3", "--batch-size", "5", "15"]),
         Step("task4", "Task 4: FashionMNIST experiment, report recipe", "task4_experiment.py", [], QUICK_TASK4),
         Step("task4_improved", "Task 4: FashionMNIST experiment, improved recipe", "task4_experiment.py",
-             ["--recipe", "fashion"], QUICK_TASK4),
+             ["--recipe", "adamw-decay"], QUICK_TASK4),
         Step("alexnet", "Extension 3: AlexNet's first layers", "ext_alexnet.py", [], []),
     ]
 
@@ -66,10 +66,11 @@ def sample_photo():
     return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
-def run_step(step, i, n, out, data_dir, quick, t0, extra=()):
-    """Run one task script, streaming its output with a progress prefix. Returns (returncode, last stderr line)."""
-    cmd = [sys.executable, "-u", str(ROOT / step.script), "--out-dir", str(out / step.name),
-           "--data-dir", str(data_dir), *step.args, *(step.quick if quick else []), *extra]
+def run_step(step, i, n, args, t0, extra=()):
+    """Run one task script, streaming its output with a progress prefix. Returns (returncode, last output line)."""
+    cmd = [sys.executable, "-u", str(ROOT / step.script), "--out-dir", str(args.out_dir / step.name),
+           "--data-dir", str(args.data_dir), "--seed", str(args.seed), "--device", args.device,
+           *step.args, *(step.quick if args.quick else []), *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = ""
     for line in proc.stdout:
@@ -84,8 +85,8 @@ def _clock(seconds):
 
 
 def main(argv=None):
-    p = cli.parser(__doc__, "")
-    p.set_defaults(out_dir=cli.OUT_DIR)
+    p = cli.parser(__doc__, None, show=False, out_help="outputs/")
+    p.set_defaults(out_dir=OUT_DIR)
     p.add_argument("--quick", action="store_true", help="small data, few epochs, tiny grids (default: off)")
     p.add_argument("--keep-going", action="store_true",
                    help="on a failing task, mark it in the report and go on (default: stop)")
@@ -96,7 +97,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     plan = [s for s in steps(out) if args.only is None or s.name in args.only]
     if args.only and not plan:
-        raise cli.UsageError(f"no step named {' or '.join(args.only)}; steps: {' '.join(s.name for s in steps(out))}")
+        raise UsageError(f"no step named {' or '.join(args.only)}; steps: {' '.join(s.name for s in steps(out))}")
     # With --only, the other steps' results of an earlier run in --out-dir stay in the report.
     record = out / "steps.json"
     results = json.loads(record.read_text()) if args.only and record.is_file() else {}
@@ -104,21 +105,20 @@ def main(argv=None):
     for i, step in enumerate(plan, 1):
         print(f"== [{i}/{len(plan)}] {step.title}  ({_clock(time.perf_counter() - t0)} so far)", flush=True)
         ts = time.perf_counter()
-        code, last = run_step(step, i, len(plan), out, args.data_dir, args.quick, t0)
+        code, last = run_step(step, i, len(plan), args, t0)
         note = None
         if code == 2 and step.name == "alexnet":
             note = f"offline mode: {last.removeprefix('error: ')}"
             print("   AlexNet weights or CIFAR-10 not available; running offline with untrained weights", flush=True)
-            code, last = run_step(step, i, len(plan), out, args.data_dir, args.quick, t0,
-                                  extra=["--random-weights", "--image", str(sample_photo())])
+            code, last = run_step(step, i, len(plan), args, t0, extra=["--random-weights", "--image", str(sample_photo())])
         results[step.name] = {"title": step.title, "returncode": code, "seconds": time.perf_counter() - ts,
                               "note": note, "error": last if code else None}
-        cli.write_json(results, record)
+        files.write_json(results, record)
         if code != 0:
             print(f"!! {step.name} failed (exit {code}): {last}", file=sys.stderr, flush=True)
             if not args.keep_going:
                 write_report(out, results, args)
-                raise cli.UsageError(f"{step.script} failed; see its output above (or rerun with --keep-going)")
+                raise UsageError(f"{step.script} failed; see its output above (or rerun with --keep-going)")
     path = write_report(out, results, args)
     print(f"wrote {path}  (total {_clock(time.perf_counter() - t0)})")
 
@@ -153,7 +153,7 @@ FIGURES = {
         (15, "task4", "The best variation's network, drawn with its layer sizes."),
     ],
     "Extensions": [
-        (16, "task3_five", "Extension 1: predictions on five Greek letters."),
+        (16, "task3_greek5", "Extension 1: predictions on five Greek letters."),
         (17, "task3_sweep", "Extension 2: train and test loss for each epochs x batch size setting."),
         (18, "alexnet", "Extension 3: AlexNet's first convolution layer, 10 of its filters and their responses."),
         (19, "alexnet", "Extension 3: AlexNet's second convolution layer, 10 of its filters and their responses."),
@@ -163,7 +163,7 @@ EXTRA = [  # (step, file, caption): figures beyond the report, shown after its o
     ("task1_improved", "fig05_loss_curves.png", "Task 1 with the improved recipe (AdamW, one-cycle, augmentation)."),
     ("task2", "extra_gradcam.png", "Grad-CAM: where conv2 found evidence, for digits the net gets right and wrong."),
     ("task3", "confusion_matrix.png", "Task 3: confusion matrix on the three-letter test set."),
-    ("task3_five", "confusion_matrix.png", "Extension 1: confusion matrix on the five-letter test set."),
+    ("task3_greek5", "confusion_matrix.png", "Extension 1: confusion matrix on the five-letter test set."),
     ("task4", "accuracy_vs_dimension.png", "Task 4: test accuracy against each dimension, the others averaged."),
     ("task4", "heatmaps_dropout_hidden.png", "Task 4: dropout x hidden units, one heat map per epoch count."),
     ("task4", "parallel_coordinates.png", "Task 4: every variation, one line each."),
@@ -191,7 +191,7 @@ def _pct(x):
 def paper_vs_measured(out):
     """Rows (quantity, report, measured) from the runs' metrics.json files."""
     t1, t1i = _metrics(out, "task1"), _metrics(out, "task1_improved")
-    t3, t5 = _metrics(out, "task3"), _metrics(out, "task3_five")
+    t3, t5 = _metrics(out, "task3"), _metrics(out, "task3_greek5")
     t4, t4i = _metrics(out, "task4"), _metrics(out, "task4_improved")
 
     def count(m):
@@ -255,7 +255,7 @@ def write_report(out, results, args):
     for step, name, caption in EXTRA:
         if (out / step / name).is_file():
             lines += [f"![{caption}]({step}/{name})", "", f"*{caption}*", ""]
-    return cli.write_text("\n".join(lines) + "\n", out / "REPORT.md")
+    return files.write_text("\n".join(lines) + "\n", out / "REPORT.md")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,11 @@
 """Task 2: look inside Task 1's network: its first layer's filters and what they do (report Figs 9-10).
 
-    python task1_train_mnist.py      # first, once: writes model.pth
-    python task2_examine.py          # reads model.pth, writes the figures below
+    python task1_train_mnist.py      # first, once: writes outputs/task1/model.pth
+    python task2_examine.py          # reads it, writes the figures to outputs/task2/
 
-A. conv1's weights, shape (10, 1, 5, 5), printed, and the 10 filters in a grid
-(fig09_conv1_filters.png: red = positive weight, blue = negative, one scale).
-B. The first MNIST training digit filtered by each of them with OpenCV's filter2D
-(fig10_conv1_responses.png, the report's layout: each filter above its result),
-checked against conv1's own output: they agree to ~1e-6.
-C. Beyond the report: Grad-CAM (extra_gradcam.png): for test digits the network
-gets right and some it gets wrong, where in the image conv2's features pushed it
-towards its answer, and, for the wrong ones, towards the true digit.
-Parts A-B run under torch.no_grad(); Grad-CAM needs gradients.  About 5 s on a
-2-core laptop CPU.  Writes metrics.json (the weights, the check, the Grad-CAM digits).
+Fig 9: conv1's ten 5x5 filters; Fig 10: the first training digit filtered by each with OpenCV's
+filter2D, checked against conv1's own output (they agree to ~1e-6); beyond the report, Grad-CAM
+for digits the network gets right and wrong.  About 5 s on a 2-core laptop CPU.
 """
 import time
 from pathlib import Path
@@ -23,20 +16,21 @@ import torch
 import torch.nn.functional as F
 
 import cli
-import dataio
+import datasets
+import files
 import filters
 import plots
 import training
 from models import load_checkpoint
+from paths import MNIST_MODEL
 
-MODEL = dataio.ROOT / "model.pth"
 N_CAM = 5  # digits per row of the Grad-CAM figure
 
 
 def parse_args(argv=None):
     p = cli.parser(__doc__, "task2")
-    p.add_argument("--model", type=Path, default=MODEL, metavar="FILE",
-                   help="Task 1's checkpoint (default: model.pth, written by task1_train_mnist.py)")
+    p.add_argument("--model", type=Path, default=MNIST_MODEL, metavar="FILE",
+                   help="Task 1's model (default: outputs/task1/model.pth, written by task1_train_mnist.py)")
     p.add_argument("--test-limit", type=cli.positive_int, default=None,
                    help="search only the first N test digits for Grad-CAM examples (default: all 10000)")
     return p.parse_args(argv)
@@ -93,72 +87,71 @@ def cam_examples(model, x, y, n=N_CAM):
     return right, wrong, pred, log_p.exp().cpu()
 
 
-def main(argv=None):
-    t_start = time.perf_counter()
-    args = parse_args(argv)
-    device = cli.device(args.device)
-    training.set_seed(args.seed)
-    model, _ = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
-    out = args.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = {"task": "task2", "model": str(args.model), "device": str(device)}
+def show_conv1(model, data_dir, out, show):
+    """Parts A-B: conv1's weights (Fig 9) and the first training digit filtered by each filter (Fig 10)."""
+    weight = model.conv1.weight.detach().cpu()  # (10, 1, 5, 5): 10 filters, 1 input channel, 5x5
+    print(f"conv1 weight shape: {tuple(weight.shape)}")
+    for k, w in enumerate(weight):
+        print(f"filter {k}:\n" + "\n".join("  " + " ".join(f"{v:6.3f}" for v in row) for row in w[0].tolist()))
+    kernels = [w[0].numpy() for w in weight]
+    titles = [f"Filter {k}" for k in range(len(kernels))]
+    plots.filter_grid(kernels, titles, out / "fig09_conv1_filters.png", cols=4,
+                      suptitle="Fig 9: the 10 filters of conv1 (5x5)", show=show)
+    x_u8, y = datasets.load_split("MNIST", train=True, data_dir=data_dir, limit=1)
+    digit = datasets.normalize(x_u8, "MNIST")[0]  # (1, 28, 28), as the network sees it
+    # filter2D with its default border, as the report; compared with conv1 where the border plays no part
+    responses, check = filters.layer_check(model.conv1, digit, range(len(kernels)), border=cv2.BORDER_REFLECT_101)
+    print(f"filter2D responses vs conv1's output (bias added, {check['compared']} values): "
+          f"max |difference| {check['max_abs_diff']:.2e}, outputs up to {check['max_abs_output']:.2f}")
+    plots.filter_response_grid(
+        kernels, responses, out / "fig10_conv1_responses.png", titles, cols=5, source=x_u8[0].numpy(),
+        source_title=f"first training digit ({int(y[0])})", show=show,
+        suptitle="Fig 10: conv1's filters (above) and the first training digit filtered by each (below)")
+    return {"conv1_weight_shape": list(weight.shape), "conv1_weights": weight.squeeze(1).tolist(),
+            "conv1_bias": model.conv1.bias.detach().cpu().tolist(), "first_training_label": int(y[0]),
+            "filter2d_check": check}
 
-    with torch.no_grad():
-        # A. The first layer's weights (Fig 9) ----------------------------------------------
-        weight = model.conv1.weight.detach().cpu()  # (10, 1, 5, 5): 10 filters, 1 input channel, 5x5
-        print(f"conv1 weight shape: {tuple(weight.shape)}")
-        for k, w in enumerate(weight):
-            print(f"filter {k}:\n" + "\n".join("  " + " ".join(f"{v:6.3f}" for v in row) for row in w[0].tolist()))
-        kernels = [w[0].numpy() for w in weight]
-        plots.filter_grid(kernels, [f"Filter {k}" for k in range(len(kernels))], out / "fig09_conv1_filters.png",
-                          cols=4, suptitle="Fig 9: the 10 filters of conv1 (5x5)", show=args.show)
 
-        # B. The filters applied to the first training digit (Fig 10) -----------------------
-        x_u8, y = dataio.load_split("MNIST", train=True, data_dir=args.data_dir, limit=1)
-        digit = dataio.normalize(x_u8, "MNIST")[0]  # (1, 28, 28), as the network sees it
-        # filter2D with its default border, as the report; compared with conv1 where the border plays no part
-        responses, check = filters.layer_check(model.conv1, digit, range(len(kernels)),
-                                               border=cv2.BORDER_REFLECT_101)
-        print(f"filter2D responses vs conv1's output (bias added, {check['compared']} values): "
-              f"max |difference| {check['max_abs_diff']:.2e}, outputs up to {check['max_abs_output']:.2f}")
-        plots.filter_response_grid(
-            kernels, responses, out / "fig10_conv1_responses.png", [f"Filter {k}" for k in range(len(kernels))],
-            cols=5, source=x_u8[0].numpy(), source_title=f"first training digit ({int(y[0])})",
-            suptitle="Fig 10: conv1's filters (above) and the first training digit filtered by each (below)",
-            show=args.show)
-
-    # C. Grad-CAM for right and wrong test digits (needs gradients) ---------------------------
-    model = training.prepare(model, device)
-    xt_u8, yt = dataio.load_split("MNIST", train=False, data_dir=args.data_dir, limit=args.test_limit)
-    xt = dataio.normalize(xt_u8, "MNIST").to(device)
+def show_gradcam(model, args, device, out):
+    """Part C (beyond the report): Grad-CAM for the first test digits it gets right and wrong."""
+    xt_u8, yt = datasets.load_split("MNIST", train=False, data_dir=args.data_dir, limit=args.test_limit)
+    xt = datasets.normalize(xt_u8, "MNIST").to(device)
     right, wrong, pred, prob = cam_examples(model, xt, yt)
     idx = right + wrong
     maps = list(grad_cam(model, xt[idx], pred[idx].tolist()))
     titles = [f"{int(yt[i])}, p={prob[i, pred[i]]:.2f}" for i in right]
     titles += [f"true {int(yt[i])} -> {int(pred[i])}, p={prob[i, pred[i]]:.2f}" for i in wrong]
     colors = ["green"] * len(right) + ["red"] * len(wrong)
-    images = [xt_u8[i].numpy() for i in idx]
     if wrong:  # the same wrong digits again, with the map for the class they should have been
         maps += list(grad_cam(model, xt[wrong], yt[wrong].tolist()))
         titles += [f"evidence for {int(yt[i])}" for i in wrong]
         colors += ["black"] * len(wrong)
-        images += [xt_u8[i].numpy() for i in wrong]
+        idx = idx + wrong
     rows = "top: digits it gets right; middle: wrong, map for its answer; bottom: map for the true digit" \
         if wrong else "digits it gets right (no wrong ones among those searched)"
-    plots.image_grid(images, titles, out / "extra_gradcam.png", cols=N_CAM, title_colors=colors, overlays=maps,
-                     suptitle=f"Beyond the report: Grad-CAM over conv2 - where the net found its evidence\n{rows}",
-                     show=args.show)
+    plots.image_grid([xt_u8[i].numpy() for i in idx], titles, out / "extra_gradcam.png", cols=N_CAM,
+                     title_colors=colors, overlays=maps, show=args.show,
+                     suptitle=f"Beyond the report: Grad-CAM over conv2 - where the net found its evidence\n{rows}")
+    errors = int((pred != yt.cpu()).sum())
     print(f"Grad-CAM: {len(right)} correct and {len(wrong)} misclassified test digits "
-          f"(test indices {idx}); {int((pred != yt.cpu()).sum())} of {len(yt)} searched are misclassified")
+          f"(test indices {right + wrong}); {errors} of {len(yt)} searched are misclassified")
+    return {"gradcam": {"correct": right, "misclassified": wrong, "predictions": [int(pred[i]) for i in right + wrong]},
+            "test_errors": errors, "test_n": len(yt)}
 
-    metrics.update(conv1_weight_shape=list(weight.shape), conv1_weights=weight.squeeze(1).tolist(),
-                   conv1_bias=model.conv1.bias.detach().cpu().tolist(), first_training_label=int(y[0]),
-                   filter2d_check=check, gradcam={"correct": right, "misclassified": wrong,
-                                                  "predictions": [int(pred[i]) for i in idx]},
-                   test_errors=int((pred != yt.cpu()).sum()), test_n=len(yt),
-                   wall_time_s=time.perf_counter() - t_start)
-    cli.write_json(metrics, out / "metrics.json")
-    print(f"figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s)")
+
+def main(argv=None):
+    t_start = time.perf_counter()
+    args = parse_args(argv)
+    device = cli.device(args.device)
+    training.set_seed(args.seed)
+    model, _ = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
+    metrics = {"task": "task2", "model": str(args.model), "device": str(device)}
+    with torch.no_grad():
+        metrics.update(show_conv1(model, args.data_dir, args.out_dir, args.show))
+    model = training.prepare(model, device)  # Grad-CAM needs gradients
+    metrics.update(show_gradcam(model, args, device, args.out_dir), wall_time_s=time.perf_counter() - t_start)
+    files.write_json(metrics, args.out_dir / "metrics.json")
+    print(f"figures and metrics.json in {args.out_dir}  ({metrics['wall_time_s']:.1f}s)")
 
 
 if __name__ == "__main__":

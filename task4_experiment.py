@@ -1,26 +1,14 @@
 """Task 4: FashionMNIST sweep over epochs x dropout x hidden units (report Figs 14, 15 and results).
 
-    python task4_experiment.py                     # the report's 60 variations, its SGD recipe
-    python task4_experiment.py --recipe fashion    # the same grid, AdamW with a per-epoch decay
-    python task4_experiment.py --seeds 3           # every variation with 3 seeds: mean +- std
-    python task4_experiment.py --epochs-list 1 2 --dropouts 0.5 --hidden 20 --train-limit 2000   # a quick try
+    python task4_experiment.py                        # the report's 60 variations, its SGD recipe
+    python task4_experiment.py --recipe adamw-decay   # the same grid, AdamW with a per-epoch decay
+    python task4_experiment.py --repeats 3            # every variation with 3 seeds: mean +- std
+    python task4_experiment.py --epochs 1 2 --dropout 0.5 --hidden 20 --train-limit 2000   # a quick try
 
-The grid is epochs L x dropout M x hidden units N of `models.Net` (defaults: the
-report's 4 x 3 x 5 = 60).  Each (M, N, seed) is trained once, to max(L) epochs, and
-evaluated on the test set after every epoch in L: that equals separate runs of L
-epochs because the learning rate depends only on the epoch index, never on the total,
-and evaluation draws no random numbers (tests/test_task4_experiment.py proves it).
-The (M, N, seed) runs go to single-thread worker processes, one per core.
-
-Each finished run appends its rows (L, M, N, seed, recipe, test accuracy, test
-loss, train loss, seconds) to results.csv in --out-dir at once; a rerun after an
-interruption skips rows already there and ends with the same table.  Writes
-fig14_loss_curves.png (best variation), fig15_best_network.png,
-accuracy_vs_dimension.png, heatmaps_dropout_hidden.png, parallel_coordinates.png
-and metrics.json.  Expect the best variation at ~87 % with the report recipe
-(measured 87.30 %, L=6 M=0.3 N=40; report: 86 %) and ~90 % with --recipe fashion
-(measured 90.34 %, L=5 M=0.3 N=100).  The default sweep takes 4.5 minutes on an idle
-2-core CPU (--recipe fashion, at batch 32: 5.8 minutes).
+Each (dropout, hidden, seed) is trained once to the longest --epochs and evaluated after each listed
+epoch, on one single-thread worker per core; each run's rows go to results.csv as it ends, and a
+rerun resumes.  Expect the best variation at ~87 % (report: 86 %; adamw-decay ~90 %) in about
+4.5 minutes on an idle 2-core CPU.
 """
 import csv
 import io
@@ -38,9 +26,12 @@ import numpy as np
 import torch
 
 import cli
-import dataio
+import datasets
+import files
 import plots
+import recipes
 import training
+from errors import UsageError
 from models import Net, layer_table
 
 DATASET = "FashionMNIST"
@@ -48,15 +39,11 @@ CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", 
                "Ankle boot"]
 CSV_NAME = "results.csv"
 KEY_FIELDS = ["epochs", "dropout", "hidden", "seed", "recipe", "train_n", "test_n"]
-FIELDS = KEY_FIELDS + ["test_accuracy", "test_loss", "train_loss", "seconds"]
+FIELDS = KEY_FIELDS + ["test_accuracy", "test_loss", "train_loss", "elapsed_seconds"]
+LEGACY_FIELDS = KEY_FIELDS + ["test_accuracy", "test_loss", "train_loss", "seconds"]  # before elapsed_seconds
+LEGACY_RECIPES = {"fashion": "adamw-decay"}  # rows written before the recipes had one table
 
-# Recipes whose learning rate never depends on the total number of epochs (prefix-safe).
-RECIPES = {
-    "report": training.RECIPES["report"],  # SGD lr 0.01, momentum 0.5, batch 64
-    # AdamW, batch 32, label smoothing 0.1, the learning rate x 0.7 every epoch (a function of the epoch alone).
-    "fashion": training.Recipe("fashion", optimizer="adamw", lr=2e-3, weight_decay=1e-4, batch_size=32,
-                               label_smoothing=0.1, lr_decay=0.7),
-}
+RECIPE_CHOICES = ["report", "adamw-decay"]  # prefix sharing needs a learning rate set by the epoch index alone
 
 # The report's plan (its section B): one prediction per dimension, with the sign of the expected effect.
 HYPOTHESES = {
@@ -72,19 +59,17 @@ DROPOUT_NOTE = ("note: the report names dropout 0.6 for its best variation altho
 
 def parse_args(argv=None):
     p = cli.parser(__doc__, "task4")
-    p.add_argument("--epochs-list", type=cli.positive_int, nargs="+", default=[3, 4, 5, 6],
+    p.add_argument("--epochs", type=cli.positive_int, nargs="+", default=[3, 4, 5, 6],
                    help="training lengths L to evaluate (default: 3 4 5 6)")
-    p.add_argument("--dropouts", type=cli.dropout_rate, nargs="+", default=[0.3, 0.5, 0.7],
+    p.add_argument("--dropout", type=cli.dropout_rate, nargs="+", default=[0.3, 0.5, 0.7],
                    help="dropout rates M of the Dropout2d layer (default: 0.3 0.5 0.7)")
     p.add_argument("--hidden", type=cli.positive_int, nargs="+", default=[20, 40, 60, 80, 100],
                    help="hidden units N of the first fully connected layer (default: 20 40 60 80 100)")
-    p.add_argument("--seeds", type=cli.positive_int, default=1,
-                   help="run each variation with K seeds (--seed, --seed+1, ...) and report mean +- std "
+    p.add_argument("--repeats", type=cli.positive_int, default=1,
+                   help="run each variation K times, with seeds --seed, --seed+1, ..., and report mean +- std "
                         "(default: 1)")
-    p.add_argument("--recipe", choices=sorted(RECIPES), default="report",
-                   help="report = SGD lr 0.01 momentum 0.5 batch 64; fashion = AdamW lr 2e-3 x 0.7 per epoch, batch 32, "
-                        "label smoothing 0.1 "
-                        "(default: report)")
+    p.add_argument("--recipe", choices=RECIPE_CHOICES, default="report",
+                   help="; ".join(recipes.describe(r) for r in RECIPE_CHOICES) + " (default: report)")
     p.add_argument("--workers", type=cli.positive_int, default=None,
                    help="worker processes, each training one variation at a time (default: one per CPU core)")
     p.add_argument("--threads", type=cli.positive_int, default=None,
@@ -111,43 +96,28 @@ def variation_seed(seed, dropout, hidden):
 
 def load_raw(data_dir, train_limit=None, test_limit=None):
     """((uint8 images, labels) of the training split, (the same) of the test split) of FashionMNIST."""
-    return tuple(dataio.load_split(DATASET, train=train, data_dir=data_dir, limit=limit)
+    return tuple(datasets.load_split(DATASET, train=train, data_dir=data_dir, limit=limit)
                  for train, limit in ((True, train_limit), (False, test_limit)))
 
 
 def to_inputs(raw, device="cpu"):
     """Normalise both splits with FashionMNIST's own statistics: ((x_train, y_train), (x_test, y_test))."""
-    return tuple((dataio.normalize(x, DATASET).to(device), y.to(device)) for x, y in raw)
+    return tuple((datasets.normalize(x, DATASET).to(device), y.to(device)) for x, y in raw)
 
 
 def train_variation(train, test, recipe_name, dropout, hidden, seed, eval_epochs):
     """Train Net(hidden, dropout) to max(eval_epochs) epochs, evaluating on `test` after each epoch in eval_epochs.
 
-    Returns {'train_log': [(seen, batch loss), ...], 'epochs': [{epoch, seen, train_loss, test_loss,
-    test_accuracy, test_correct, seconds}, ...]}; train_loss is the mean batch loss of that epoch
-    (train mode, dropout on; label-smoothed where the recipe smooths), test_loss the plain NLL, and
-    seconds the time from the start of training to the end of that evaluation.
+    Returns training.fit's history (test set only; train_loss is the epoch's mean batch loss in train
+    mode, label-smoothed where the recipe smooths).
     """
-    recipe = RECIPES[recipe_name]
-    x, y = train
-    last = max(eval_epochs)
-    generator = training.set_seed(variation_seed(seed, dropout, hidden))  # init, dropout masks, batch order
-    model = training.prepare(Net(num_classes=len(CLASS_NAMES), hidden=hidden, dropout=dropout), x.device)
-    optimizer, scheduler = training.make_optimizer(model, recipe, math.ceil(len(x) / recipe.batch_size), last)
-    if scheduler is not None:
+    recipe = recipes.RECIPES[recipe_name]
+    if recipe.depends_on_total_epochs():
         raise ValueError(f"recipe {recipe.name!r} schedules over the total epoch count: prefixes would differ")
-    history, seen, t0 = {"train_log": [], "epochs": []}, 0, time.perf_counter()
-    for epoch in range(1, last + 1):
-        training.set_epoch_lr(optimizer, recipe, epoch)
-        loss, log = training.train_epoch(model, optimizer, x, y, recipe, generator, seen=seen)
-        seen += len(x)
-        history["train_log"].extend(log)
-        if epoch in eval_epochs:
-            te = training.evaluate(model, *test)
-            history["epochs"].append({"epoch": epoch, "seen": seen, "train_loss": loss, "test_loss": te["loss"],
-                                      "test_accuracy": te["accuracy"], "test_correct": te["correct"],
-                                      "seconds": time.perf_counter() - t0})
-    return history
+    generator = training.set_seed(variation_seed(seed, dropout, hidden))  # init, dropout masks, batch order
+    model = training.prepare(Net(num_classes=len(CLASS_NAMES), hidden=hidden, dropout=dropout), train[0].device)
+    return training.fit(model, train, test, recipe, max(eval_epochs), generator, eval_epochs=eval_epochs,
+                        eval_train=False)
 
 
 # ---- worker processes
@@ -206,39 +176,44 @@ def _csv_line(values):
 
 def start_csv(path):
     """A results file with just the header (atomically replacing any earlier one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(_csv_line(FIELDS))
-    os.replace(tmp, path)
+    files.write_text(_csv_line(FIELDS), path)
+
+
+def _repaired(path, text):
+    """The text of results.csv with a last line cut short by an interruption dropped, and rows of the
+    previous column and recipe names renamed; the file is rewritten (atomically) if anything changed."""
+    fixed = text
+    if fixed and not fixed.endswith("\n"):
+        warnings.warn(f"{path}: dropping an incomplete last line left by an interrupted run")
+        fixed = fixed[:fixed.rfind("\n") + 1]
+    if fixed.startswith(_csv_line(LEGACY_FIELDS)):
+        fixed = _csv_line(FIELDS) + fixed[len(_csv_line(LEGACY_FIELDS)):]
+        for old, new in LEGACY_RECIPES.items():
+            fixed = fixed.replace(f",{old},", f",{new},")
+    if fixed != text:
+        files.write_text(fixed, path)
+    return fixed
 
 
 def read_rows(path):
-    """The rows of results.csv, typed; a last line cut short by an interruption is dropped and the file repaired."""
+    """The rows of results.csv, typed (the file repaired first if an interruption cut its last line)."""
     if not path.is_file():
         return []
-    text = path.read_text()
-    if text and not text.endswith("\n"):
-        warnings.warn(f"{path}: dropping an incomplete last line left by an interrupted run")
-        text = text[:text.rfind("\n") + 1]
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    lines = list(csv.reader(io.StringIO(text)))
+    lines = list(csv.reader(io.StringIO(_repaired(path, path.read_text()))))
     if not lines:
         return []
     if lines[0] != FIELDS:
-        raise cli.UsageError(f"{path} has the columns {lines[0]}, not {FIELDS}; pass --fresh to start it over")
+        raise UsageError(f"{path} has the columns {lines[0]}, not {FIELDS}; pass --fresh to start it over")
     rows = []
     for n, values in enumerate(lines[1:], start=2):
         try:
             if len(values) != len(FIELDS):
                 raise ValueError
             row = dict(zip(FIELDS, values))
-            row_key(row)
             rows.append({**row, **{f: float(row[f]) for f in FIELDS[len(KEY_FIELDS):]},
                          **dict(zip(KEY_FIELDS, row_key(row)))})
         except ValueError:
-            raise cli.UsageError(f"{path}, line {n}, is not a result row; pass --fresh to start it over") from None
+            raise UsageError(f"{path}, line {n}, is not a result row; pass --fresh to start it over") from None
     return rows
 
 
@@ -351,83 +326,69 @@ def draw_figures(rows, best, out, args, recipe_name):
     return effects
 
 
-def main(argv=None):
-    t_start = time.perf_counter()
-    args = parse_args(argv)
-    device = cli.device(args.device)
-    epochs_list = sorted(set(args.epochs_list))
-    dropouts = sorted(set(round(m, 6) for m in args.dropouts))
-    hiddens = sorted(set(args.hidden))
-    seeds = [args.seed + k for k in range(args.seeds)]
-    cores = cpu_count()
-    workers = args.workers or cores
-    if device.type != "cpu" and workers > 1:
-        warnings.warn(f"--device {device}: training one variation at a time in this process")
-        workers = 1
-    out = args.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / CSV_NAME
+def sweep_grid(args):
+    """The grid the flags ask for: sorted unique epochs, dropouts, hiddens, and the seeds."""
+    return {"epochs": sorted(set(args.epochs)), "dropout": sorted(set(round(m, 6) for m in args.dropout)),
+            "hidden": sorted(set(args.hidden)), "seeds": [args.seed + k for k in range(args.repeats)]}
 
-    # Plan and predictions (the report's section B) -------------------------------------------
-    n_var = len(epochs_list) * len(dropouts) * len(hiddens)
-    print(f"Task 4: {n_var} variations of Net on {DATASET} (epochs {epochs_list} x dropout "
-          f"{[f'{m:g}' for m in dropouts]} x hidden {hiddens}), {len(seeds)} seed(s), recipe '{args.recipe}'")
+
+def print_plan(grid, recipe):
+    """The report's sections A and B: the grid and one prediction per dimension."""
+    n_var = len(grid["epochs"]) * len(grid["dropout"]) * len(grid["hidden"])
+    print(f"Task 4: {n_var} variations of Net on {DATASET} (epochs {grid['epochs']} x dropout "
+          f"{[f'{m:g}' for m in grid['dropout']]} x hidden {grid['hidden']}), {len(grid['seeds'])} seed(s), "
+          f"recipe '{recipe}'")
     print(DROPOUT_NOTE)
     print("hypotheses:")
     for dim, (sign, text) in HYPOTHESES.items():
         print(f"  {dim}: {text}")
 
-    # Data; its sizes are part of each row's key, so a quick run never passes for a full one -------
-    raw = load_raw(args.data_dir, args.train_limit, args.test_limit)
-    train_n, test_n = len(raw[0][1]), len(raw[1][1])
 
-    # Resume: which rows are done, which (M, N, seed) still have work ------------------------------
-    if args.fresh or not csv_path.is_file():
-        start_csv(csv_path)
-    done = {row_key(r) for r in read_rows(csv_path)}
+def plan_jobs(grid, recipe, sizes, done):
+    """(jobs for the (M, N, seed) runs with rows still missing, every row key the grid wants)."""
     jobs, wanted = [], set()
-    for seed in seeds:
-        for hidden in reversed(hiddens):  # the largest first, so the pool ends on short jobs
-            for dropout in dropouts:
-                keys = [(L, dropout, hidden, seed, args.recipe, train_n, test_n) for L in epochs_list]
+    for seed in grid["seeds"]:
+        for hidden in reversed(grid["hidden"]):  # the largest first, so the pool ends on short jobs
+            for dropout in grid["dropout"]:
+                keys = [(L, dropout, hidden, seed, recipe, *sizes) for L in grid["epochs"]]
                 wanted.update(keys)
                 if not set(keys) <= done:
-                    jobs.append({"recipe_name": args.recipe, "dropout": dropout, "hidden": hidden, "seed": seed,
-                                 "eval_epochs": tuple(epochs_list)})
-    already = len(wanted & done)
-    workers = max(1, min(workers, len(jobs)))
-    threads = args.threads or max(1, cores // workers)
-    print(f"{already} of {len(wanted)} rows already in {csv_path}; {len(jobs)} runs of {max(epochs_list)} epochs "
-          f"to go on {workers} worker(s) x {threads} thread(s)", flush=True)
+                    jobs.append({"recipe_name": recipe, "dropout": dropout, "hidden": hidden, "seed": seed,
+                                 "eval_epochs": tuple(grid["epochs"])})
+    return jobs, wanted
 
-    # Train, appending each run's rows as it ends ---------------------------------------------
-    t_sweep = time.perf_counter()
-    finished = [0]
+
+def result_rows(job, history, sizes):
+    """results.csv rows of one finished run, one per evaluated epoch."""
+    return [{"epochs": e["epoch"], "dropout": job["dropout"], "hidden": job["hidden"], "seed": job["seed"],
+             "recipe": job["recipe_name"], "train_n": sizes[0], "test_n": sizes[1],
+             "test_accuracy": e["test_accuracy"], "test_loss": e["test_loss"], "train_loss": e["train_loss"],
+             "elapsed_seconds": round(e["elapsed_seconds"], 3)} for e in history["epochs"]]
+
+
+def run_sweep(jobs, raw, csv_path, done, workers, threads, device):
+    """Train every job, writing each run's history and appending its new rows to results.csv as it ends."""
+    sizes, t_sweep, finished = (len(raw[0][1]), len(raw[1][1])), time.perf_counter(), [0]
 
     def on_done(job, history):
-        hist_file = history_path(out, job["recipe_name"], job["dropout"], job["hidden"], job["seed"], train_n)
-        cli.write_json({**{k: job[k] for k in ("recipe_name", "dropout", "hidden", "seed")}, "train_n": train_n,
-                        "test_n": test_n, **history}, hist_file)
-        new = []
-        for e in history["epochs"]:
-            row = {"epochs": e["epoch"], "dropout": job["dropout"], "hidden": job["hidden"], "seed": job["seed"],
-                   "recipe": job["recipe_name"], "train_n": train_n, "test_n": test_n,
-                   "test_accuracy": e["test_accuracy"], "test_loss": e["test_loss"],
-                   "train_loss": e["train_loss"], "seconds": round(e["seconds"], 3)}
-            if row_key(row) not in done:
-                new.append(row)
-        append_rows(csv_path, new)
+        hist_file = history_path(csv_path.parent, job["recipe_name"], job["dropout"], job["hidden"], job["seed"],
+                                 sizes[0])
+        files.write_json({**{k: job[k] for k in ("recipe_name", "dropout", "hidden", "seed")}, "train_n": sizes[0],
+                          "test_n": sizes[1], **history}, hist_file)
+        append_rows(csv_path, [r for r in result_rows(job, history, sizes) if row_key(r) not in done])
         finished[0] += 1
         accs = " ".join(f"L{e['epoch']}={100 * e['test_accuracy']:.2f}%" for e in history["epochs"])
         print(f"[{finished[0]}/{len(jobs)}] M={job['dropout']:g} N={job['hidden']} seed={job['seed']}: {accs}  "
-              f"({history['epochs'][-1]['seconds']:.0f}s; {time.perf_counter() - t_sweep:.0f}s so far)", flush=True)
+              f"({history['epochs'][-1]['elapsed_seconds']:.0f}s; {time.perf_counter() - t_sweep:.0f}s so far)",
+              flush=True)
 
     if jobs:
         run_jobs(jobs, workers, threads, raw, on_done, device)
-    sweep_seconds = time.perf_counter() - t_sweep
+    return time.perf_counter() - t_sweep
 
-    # The table, the best variation, the hypotheses against the outcome -----------------------------
-    rows = [r for r in read_rows(csv_path) if row_key(r) in wanted]
+
+def report_outcome(rows, out, args):
+    """Section C: the table, the best variation, the figures and each hypothesis against the outcome."""
     table = summarize(rows)
     print(format_table(table))
     best = max(table, key=lambda t: (t["accuracy_mean"], -t["epochs"], -t["hidden"]))
@@ -444,28 +405,54 @@ def main(argv=None):
             f" (first to last {v['change_points']:+.2f} +- {v['standard_error']:.2f} points, {v['pairs']} pairs)"
         print(f"  {dim}: {values}{change} -> {v['verdict']}")
     print(DROPOUT_NOTE)
+    return table, best, verdicts
 
-    # Fig 14: train and test loss of the best variation (its first seed) --------------------------
-    hist_file = history_path(out, args.recipe, best["dropout"], best["hidden"], seeds[0], train_n)
-    if hist_file.is_file():
-        history = json.loads(hist_file.read_text())
-        limit = best["epochs"] * train_n
-        smoothing = RECIPES[args.recipe].label_smoothing
-        smoothing_note = f"\ntrain loss with label smoothing {smoothing:g}, test loss plain NLL" if smoothing else ""
-        history = {"train_log": [p for p in history["train_log"] if p[0] <= limit],
-                   "epochs": [e for e in history["epochs"] if e["epoch"] <= best["epochs"]]}
-        plots.loss_curves(history, out / "fig14_loss_curves.png",
-                          title=f"Fig 14: best variation L={best['epochs']}, M={best['dropout']:g}, "
-                                f"N={best['hidden']} (seed {seeds[0]})" + smoothing_note, show=args.show)
-    else:
+
+def best_loss_curves(out, recipe_name, best, seed, train_n, show):
+    """Fig 14: train and test loss of the best variation (its first seed), from its saved history."""
+    hist_file = history_path(out, recipe_name, best["dropout"], best["hidden"], seed, train_n)
+    if not hist_file.is_file():
         warnings.warn(f"no {hist_file.name}: fig14 skipped (rerun with --fresh to redo the runs)")
+        return
+    history = json.loads(hist_file.read_text())
+    smoothing = recipes.RECIPES[recipe_name].label_smoothing
+    note = f"\ntrain loss with label smoothing {smoothing:g}, test loss plain NLL" if smoothing else ""
+    history = {"train_log": [p for p in history["train_log"] if p[0] <= best["epochs"] * train_n],
+               "epochs": [e for e in history["epochs"] if e["epoch"] <= best["epochs"]]}
+    plots.loss_curves(history, out / "fig14_loss_curves.png", show=show,
+                      title=f"Fig 14: best variation L={best['epochs']}, M={best['dropout']:g}, "
+                            f"N={best['hidden']} (seed {seed})" + note)
 
-    metrics = {"task": "task4", "recipe": args.recipe, "lr_decay_per_epoch": RECIPES[args.recipe].lr_decay,
-               "grid": {"epochs": epochs_list, "dropout": dropouts, "hidden": hiddens, "seeds": seeds},
-               "train_n": train_n, "test_n": test_n, "workers": workers, "threads": threads,
+
+def main(argv=None):
+    t_start = time.perf_counter()
+    args = parse_args(argv)
+    device = cli.device(args.device)
+    grid, out = sweep_grid(args), args.out_dir
+    workers = args.workers or cpu_count()
+    if device.type != "cpu" and workers > 1:
+        warnings.warn(f"--device {device}: training one variation at a time in this process")
+        workers = 1
+    print_plan(grid, args.recipe)
+    raw = load_raw(args.data_dir, args.train_limit, args.test_limit)
+    sizes = (len(raw[0][1]), len(raw[1][1]))  # part of each row's key: a quick run never passes for a full one
+    csv_path = out / CSV_NAME
+    if args.fresh or not csv_path.is_file():
+        start_csv(csv_path)
+    done = {row_key(r) for r in read_rows(csv_path)}
+    jobs, wanted = plan_jobs(grid, args.recipe, sizes, done)
+    workers = max(1, min(workers, len(jobs)))
+    threads = args.threads or max(1, cpu_count() // workers)
+    print(f"{len(wanted & done)} of {len(wanted)} rows already in {csv_path}; {len(jobs)} runs of "
+          f"{max(grid['epochs'])} epochs to go on {workers} worker(s) x {threads} thread(s)", flush=True)
+    sweep_seconds = run_sweep(jobs, raw, csv_path, done, workers, threads, device)
+    table, best, verdicts = report_outcome([r for r in read_rows(csv_path) if row_key(r) in wanted], out, args)
+    best_loss_curves(out, args.recipe, best, grid["seeds"][0], sizes[0], args.show)
+    metrics = {"task": "task4", "recipe": args.recipe, "lr_decay_per_epoch": recipes.RECIPES[args.recipe].lr_decay,
+               "grid": grid, "train_n": sizes[0], "test_n": sizes[1], "workers": workers, "threads": threads,
                "runs_trained": len(jobs), "sweep_seconds": sweep_seconds, "table": table, "best": best,
                "hypotheses": verdicts, "note": DROPOUT_NOTE, "wall_time_s": time.perf_counter() - t_start}
-    cli.write_json(metrics, out / "metrics.json")
+    files.write_json(metrics, out / "metrics.json")
     print(f"table in {csv_path}; figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s, "
           f"training {sweep_seconds:.1f}s)")
     return metrics

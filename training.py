@@ -1,4 +1,4 @@
-"""Training and evaluation shared by the task scripts: seeding, device, recipes, epochs.
+"""Training and evaluation shared by every script: seeding, device, the one training loop, evaluation.
 
 The data live in memory as one normalised tensor; an epoch walks shuffled index
 slices of it (`dataio.batch_indices`), which is what a shuffled DataLoader of the
@@ -10,40 +10,15 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dataio import batch_indices
+from datasets import batch_indices
 
 CHANNELS_LAST = torch.channels_last
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to train: optimiser, learning rate schedule, batch size, augmentation."""
-    name: str
-    optimizer: str = "sgd"  # "sgd" or "adamw"
-    lr: float = 0.01
-    momentum: float = 0.5
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    schedule: str = "constant"  # "constant" or "onecycle" (warm up, then cosine down to ~0)
-    augment: bool = False  # small random rotations, scalings and shifts of each training image
-    label_smoothing: float = 0.0
-    dropout: float = 0.5
-    lr_decay: float = 1.0  # epoch e (1, 2, ...) trains at lr * lr_decay ** (e - 1): a function of e alone
-
-
-RECIPES = {
-    # The report's protocol (the PyTorch MNIST tutorial): 97.99 % on MNIST after 5 epochs.
-    "report": Recipe("report"),
-    # Same Net, better optimisation: AdamW with a one-cycle schedule and light augmentation.
-    "improved": Recipe("improved", optimizer="adamw", lr=0.01, weight_decay=1e-4, batch_size=64,
-                       schedule="onecycle", augment=True, label_smoothing=0.0, dropout=0.1),
-}
 
 
 def set_seed(seed):
@@ -161,36 +136,45 @@ def evaluate(model, x, y, batch_size=256):
     return {"loss": F.nll_loss(out, y).item(), "accuracy": correct / len(y), "correct": correct, "n": len(y)}
 
 
-def fit(model, train, test, recipe, epochs, generator, eval_train=True, on_epoch=None):
-    """Train `model` on `train` = (x, y) for `epochs`, evaluating before training and after every epoch.
+def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_train=True, on_epoch=None):
+    """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the epochs listed.
 
-    Returns the history: {'train_log': [(seen, loss), ...], 'epochs': [{epoch, seen,
-    train_loss, test_loss, test_accuracy, (train_eval_loss, train_accuracy), seconds}, ...]}.
-    `on_epoch(record)` is called after each epoch (progress printing, checkpoints).
+    eval_epochs: the epochs after which to evaluate (0 = before training); default every one,
+    0 included.  eval_train: also evaluate on the whole training set in eval mode.
+    Returns the history {'recipe', 'train_log': [(examples seen, batch loss), ...], 'epochs': [record, ...]},
+    a record per evaluated epoch with the keys:
+        epoch, seen (training examples seen so far), train_loss (mean batch loss of that epoch in
+        train mode, as the optimiser saw it; None for epoch 0), test_loss, test_accuracy, test_correct,
+        train_eval_loss and train_accuracy (with eval_train), train_seconds (training time of that
+        epoch alone), elapsed_seconds (wall time since fit began, evaluations included).
+    `on_epoch(record)` is called as each record is made (progress lines, checkpoints).
     """
     x, y = train
-    steps = math.ceil(len(x) / recipe.batch_size)
-    optimizer, scheduler = make_optimizer(model, recipe, steps, epochs)
+    eval_epochs = set(range(epochs + 1) if eval_epochs is None else eval_epochs)
+    optimizer, scheduler = make_optimizer(model, recipe, math.ceil(len(x) / recipe.batch_size), epochs)
     history = {"recipe": asdict(recipe), "train_log": [], "epochs": []}
+    t0 = time.perf_counter()
 
-    def record(epoch, seen, train_loss, seconds):
-        r = {"epoch": epoch, "seen": seen, "train_loss": train_loss, "seconds": seconds}
+    def record(epoch, seen, train_loss, train_seconds):
+        r = {"epoch": epoch, "seen": seen, "train_loss": train_loss}
         te = evaluate(model, *test)
         r.update(test_loss=te["loss"], test_accuracy=te["accuracy"], test_correct=te["correct"])
         if eval_train:
             tr = evaluate(model, x, y)
             r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
+        r.update(train_seconds=train_seconds, elapsed_seconds=time.perf_counter() - t0)
         history["epochs"].append(r)
         if on_epoch is not None:
             on_epoch(r)
 
-    record(0, 0, None, 0.0)
-    seen = 0
+    if 0 in eval_epochs:
+        record(0, 0, None, 0.0)
     for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
+        t_epoch = time.perf_counter()
         set_epoch_lr(optimizer, recipe, epoch)
-        loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=seen)
-        seen += len(x)
+        loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=len(x) * (epoch - 1))
         history["train_log"].extend(log)
-        record(epoch, seen, loss, time.perf_counter() - t0)
+        if epoch in eval_epochs:
+            record(epoch, len(x) * epoch, loss, time.perf_counter() - t_epoch)
     return history
+

@@ -24,20 +24,21 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for the shared modules
 
 import cli  # noqa: E402
-import dataio  # noqa: E402
+import files  # noqa: E402
+from paths import DATA_DIR, OUT_DIR  # noqa: E402
 import task4_experiment  # noqa: E402
 from benchmarks.canonical import canonical_epochs  # noqa: E402
 
-QUICK_GRID = ["--epochs-list", "1", "2", "--dropouts", "0.5", "--hidden", "20", "100"]
-PARALLEL_GRID = ["--epochs-list", "1", "--dropouts", "0.5", "--hidden", "20", "100", "--train-limit", "20000"]
+QUICK_GRID = ["--epochs", "1", "2", "--dropout", "0.5", "--hidden", "20", "100"]
+PARALLEL_GRID = ["--epochs", "1", "--dropout", "0.5", "--hidden", "20", "100", "--train-limit", "20000"]
 TARGET_RATIO, TARGET_SECONDS = 8.0, 300.0
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=dataio.DATA_DIR,
+    p.add_argument("--data-dir", type=Path, default=DATA_DIR,
                    help="where FashionMNIST is kept (default: data/)")
-    p.add_argument("--out-dir", type=Path, default=cli.OUT_DIR / "bench_task4",
+    p.add_argument("--out-dir", type=Path, default=OUT_DIR / "bench_task4",
                    help="where bench_task4.json goes (default: outputs/bench_task4/)")
     p.add_argument("--quick", action="store_true",
                    help=f"time a reduced sweep ({' '.join(QUICK_GRID)}) instead of the default grid (default: off)")
@@ -53,7 +54,7 @@ def parse_args(argv=None):
 def naive_epochs(argv):
     """Epochs the naive way trains for a grid: every (L, M, N, seed) from scratch, i.e. sum(L) x |M| x |N| x K."""
     a = task4_experiment.parse_args(argv)
-    return sum(set(a.epochs_list)) * len(set(a.dropouts)) * len(set(a.hidden)) * a.seeds * \
+    return sum(set(a.epochs)) * len(set(a.dropout)) * len(set(a.hidden)) * a.repeats * \
         (a.train_limit or 60000) / 60000
 
 
@@ -99,7 +100,7 @@ def main(argv=None):
         print(f"ratio {ratio:.1f}x (target >= {TARGET_RATIO:g}): {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
         if not args.quick:
             print(f"sweep <= {TARGET_SECONDS / 60:g} min: {'yes' if seconds <= TARGET_SECONDS else 'no'}")
-    cli.write_json(out, args.out_dir / "bench_task4.json")
+    files.write_json(out, args.out_dir / "bench_task4.json")
     print(f"written {args.out_dir / 'bench_task4.json'}")
 
 

@@ -9,15 +9,16 @@ import time
 import torch
 import torch.nn.functional as F
 
-import dataio
+from datasets import STATS
+from download import provision
 from models import Net
 
 
 def canonical_epochs(name, data_dir, epochs=1, seed=1):
     """Seconds of each epoch (training + test evaluation) on dataset `name`, and the final test accuracy."""
     from torchvision import datasets, transforms
-    dataio.provision(name, data_dir)
-    mean, std = dataio.STATS[name]
+    provision(name, data_dir)
+    mean, std = STATS[name]
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     dataset = getattr(datasets, name)
     train = torch.utils.data.DataLoader(dataset(str(data_dir), train=True, download=False, transform=tf),

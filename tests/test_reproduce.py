@@ -5,13 +5,13 @@ import sys
 
 import pytest
 
-import dataio
+import paths
 import reproduce
 
 
 @pytest.mark.integration
 def test_quick_report_has_every_figure_and_table(tmp_path):
-    r = subprocess.run([sys.executable, "reproduce.py", "--quick", "--out-dir", tmp_path], cwd=dataio.ROOT,
+    r = subprocess.run([sys.executable, "reproduce.py", "--quick", "--out-dir", tmp_path], cwd=paths.ROOT,
                        capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "[1/9 task1 " in r.stdout and "== [9/9]" in r.stdout  # progress: which step, time so far
@@ -33,7 +33,7 @@ def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):
     """A step whose script fails: the run stops with one line, or with --keep-going the report marks it."""
     monkeypatch.setattr(reproduce, "steps", lambda out: [
         reproduce.Step("task2", "Task 2", "task2_examine.py", ["--model", str(tmp_path / "absent.pth")])])
-    with pytest.raises(reproduce.cli.UsageError, match="task2_examine.py failed"):
+    with pytest.raises(reproduce.UsageError, match="task2_examine.py failed"):
         reproduce.main(["--out-dir", str(tmp_path)])
     reproduce.main(["--out-dir", str(tmp_path), "--keep-going"])
     report = (tmp_path / "REPORT.md").read_text()

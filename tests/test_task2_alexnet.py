@@ -11,15 +11,18 @@ import torch
 from PIL import Image
 from torchvision.models import alexnet
 
-import cli
-import dataio
+import datasets
 import ext_alexnet
 import filters
+import paths
 import plots
 import task2_examine
-from models import CheckpointError, Net, save_checkpoint
+import training
+from conftest import assert_figure
+from errors import DataError, UsageError
+from models import CheckpointError, Net, load_checkpoint, save_checkpoint
 
-ROOT = dataio.ROOT
+ROOT = paths.ROOT
 
 
 # ---------------------------------------------------------------- stand-ins made by the tests
@@ -128,23 +131,31 @@ def test_gradcam_maps_are_in_unit_range():
 
 # ---------------------------------------------------------------- task2_examine.py
 
+@pytest.mark.integration
 def test_task2_writes_figs_9_10_and_the_check(net_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     task2_examine.main(["--model", str(net_checkpoint), "--out-dir", str(out), "--test-limit", "300",
                         "--device", "cpu"])
     printed = capsys.readouterr().out
     assert "conv1 weight shape: (10, 1, 5, 5)" in printed
-    for name in ("fig09_conv1_filters.png", "fig10_conv1_responses.png", "extra_gradcam.png", "metrics.json"):
-        assert (out / name).stat().st_size > 0
+    for name in ("fig09_conv1_filters.png", "fig10_conv1_responses.png", "extra_gradcam.png"):
+        assert_figure(out / name, 500, 400)
     m = json.loads((out / "metrics.json").read_text())
     assert m["conv1_weight_shape"] == [10, 1, 5, 5]
     weights = torch.load(net_checkpoint, weights_only=True)["state_dict"]["conv1.weight"]
     assert np.allclose(m["conv1_weights"], weights[:, 0].numpy(), atol=1e-7)
     assert m["filter2d_check"]["max_abs_diff"] < 1e-5 * m["filter2d_check"]["max_abs_output"]
-    assert m["first_training_label"] == int(dataio.load_split("MNIST", True, limit=1)[1][0])
+    assert m["first_training_label"] == int(datasets.load_split("MNIST", True, limit=1)[1][0])
     g = m["gradcam"]
     assert len(g["correct"]) + len(g["misclassified"]) >= 1
     assert m["test_n"] == 300
+    # the digits shown as right are right and those shown as wrong are wrong, by the model itself
+    model, _ = load_checkpoint(net_checkpoint)
+    x, y = datasets.load_split("MNIST", False, limit=300)
+    pred = training.predict(model, datasets.normalize(x, "MNIST")).argmax(1)
+    assert all(pred[i] == y[i] for i in g["correct"]) and all(pred[i] != y[i] for i in g["misclassified"])
+    assert g["predictions"] == [int(pred[i]) for i in g["correct"] + g["misclassified"]]
+    assert m["test_errors"] == int((pred != y).sum())
 
 
 def test_task2_missing_model_is_one_line(tmp_path):
@@ -174,7 +185,7 @@ def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
     ext_alexnet.main(["--random-weights", "--image", str(photo), "--out-dir", str(out), "--data-dir",
                       str(tmp_path / "no_data")])
     for name in ("fig18_alexnet_conv1.png", "fig19_alexnet_conv2.png", "alexnet_conv1_all_filters.png"):
-        assert (out / name).stat().st_size > 0
+        assert_figure(out / name, 600, 400)
     assert len(titles) == 2 and all("random weights (untrained)" in t for t in titles)
     assert "64x5x5" in titles[1] and "strongest input channel" in titles[1]
     m = json.loads((out / "metrics.json").read_text())
@@ -188,7 +199,7 @@ def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
 
 def test_alexnet_loads_a_weights_file(alexnet_file, alexnet_random, photo, tmp_path):
     out = tmp_path / "out"
-    ext_alexnet.main(["--weights", str(alexnet_file), "--image", str(photo), "--out-dir", str(out),
+    ext_alexnet.main(["--model", str(alexnet_file), "--image", str(photo), "--out-dir", str(out),
                       "--layers", "6", "--num-filters", "3"])
     m = json.loads((out / "metrics.json").read_text())
     assert list(m["layers"]) == ["6"] and m["layers"]["6"]["weight_shape"] == [384, 192, 3, 3]
@@ -200,7 +211,7 @@ def test_alexnet_loads_a_weights_file(alexnet_file, alexnet_random, photo, tmp_p
 
 def test_alexnet_default_weights_come_through_torchvisions_cache(alexnet_file, photo, tmp_path, monkeypatch,
                                                                    capsys):
-    """No --weights: torchvision's weights API, which finds the file in $TORCH_HOME's cache and downloads nothing."""
+    """No --model: torchvision's weights API, which finds the file in $TORCH_HOME's cache and downloads nothing."""
     from torchvision.models import AlexNet_Weights
     cache = tmp_path / "torch_home" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
@@ -216,17 +227,17 @@ def test_alexnet_default_weights_come_through_torchvisions_cache(alexnet_file, p
 def test_alexnet_bad_inputs_are_one_line_errors(tmp_path, photo):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a state dict")
-    with pytest.raises(cli.UsageError, match="not a readable weights-only"):
-        ext_alexnet.main(["--weights", str(junk), "--image", str(photo), "--out-dir", str(tmp_path)])
+    with pytest.raises(UsageError, match="not a readable weights-only"):
+        ext_alexnet.main(["--model", str(junk), "--image", str(photo), "--out-dir", str(tmp_path)])
     other = tmp_path / "net.pth"
     torch.save(Net().state_dict(), other)
-    with pytest.raises(cli.UsageError, match="AlexNet"):
-        ext_alexnet.main(["--weights", str(other), "--image", str(photo), "--out-dir", str(tmp_path)])
-    with pytest.raises(cli.UsageError, match="choose from 0, 3, 6, 8, 10"):
+    with pytest.raises(UsageError, match="AlexNet"):
+        ext_alexnet.main(["--model", str(other), "--image", str(photo), "--out-dir", str(tmp_path)])
+    with pytest.raises(UsageError, match="choose from 0, 3, 6, 8, 10"):
         ext_alexnet.main(["--random-weights", "--image", str(photo), "--layers", "1", "--out-dir", str(tmp_path)])
     notimage = tmp_path / "notes.jpg"
     notimage.write_text("hello")
-    with pytest.raises(dataio.DataError, match="not a readable image"):
+    with pytest.raises(DataError, match="not a readable image"):
         ext_alexnet.main(["--random-weights", "--image", str(notimage), "--out-dir", str(tmp_path)])
 
 
@@ -249,6 +260,6 @@ def test_alexnet_without_downloads_exits_with_one_line(tmp_path, extra):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: ")
-    for option in ("--weights FILE", "--image FILE", "--random-weights"):
+    for option in ("--model FILE", "--image FILE", "--random-weights"):
         assert option in lines[0]
     assert not (tmp_path / "out").exists()

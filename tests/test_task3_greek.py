@@ -9,9 +9,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms import functional as TF
 
-import cli
-import dataio
+import datasets
+import letters
+import paths
 import task3_greek
+from errors import CheckpointError, DataError, UsageError
 from handwriting import GREEK, render
 from models import Net, load_checkpoint, save_checkpoint
 
@@ -45,8 +47,8 @@ def base_model(tmp_path):
 # ---- GreekTransform
 
 def test_greek_transform_shape_range_and_polarity():
-    x = dataio.greek_transform()(letter_image("beta", 1))
-    mean, std = dataio.STATS["MNIST"]
+    x = letters.greek_transform()(letter_image("beta", 1))
+    mean, std = datasets.STATS["MNIST"]
     assert x.shape == (1, 28, 28)
     assert x.min() >= (0 - mean) / std - 1e-5 and x.max() <= (1 - mean) / std + 1e-5
     pixels = x[0] * std + mean
@@ -59,7 +61,7 @@ def test_greek_transform_is_the_course_chain_for_128px():
     img = letter_image("alpha", 2).convert("L")
     course = TF.invert(TF.center_crop(TF.affine(TF.rgb_to_grayscale(letter_image("alpha", 2)), 0.0, [0, 0], 36 / 128,
                                                 [0.0]), [28, 28]))
-    ours = dataio.GreekTransform()(img)
+    ours = letters.GreekTransform()(img)
     assert np.abs(np.asarray(ours, int) - np.asarray(course, int)).max() <= 1  # PIL's L from RGB rounds alike
 
 
@@ -73,10 +75,10 @@ def test_greek_transform_other_sizes_and_transparency(tmp_path):
     rgba[..., 3] = (alpha * 255).astype(np.uint8)  # black ink where opaque, transparent (and black) elsewhere
     Image.fromarray(rgba, "RGBA").save(tmp_path / "g.png")
     Image.fromarray(rgb).save(tmp_path / "big.png")
-    t = dataio.greek_transform()
-    a, b = t(dataio.load_letter_image(tmp_path / "g.png")), t(dataio.load_letter_image(tmp_path / "big.png"))
+    t = letters.greek_transform()
+    a, b = t(letters.load_letter_image(tmp_path / "g.png")), t(letters.load_letter_image(tmp_path / "big.png"))
     assert a.shape == b.shape == (1, 28, 28)
-    mean, std = dataio.STATS["MNIST"]
+    mean, std = datasets.STATS["MNIST"]
     pa, pb = a[0] * std + mean, b[0] * std + mean
     assert torch.median(pa) < 0.05 and pa.max() > 0.7  # transparency became paper, not ink
     assert F.cosine_similarity(pa.flatten() - pa.mean(), pb.flatten() - pb.mean(), dim=0) > 0.7
@@ -97,10 +99,10 @@ def test_only_the_new_layer_learns():
 
 def test_class_order_is_sorted_folder_names(tmp_path):
     make_folder(tmp_path, ["gamma", "alpha", "epsilon"], 1)
-    assert dataio.letter_classes(tmp_path, ["gamma", "alpha"]) == ["alpha", "gamma"]
-    assert dataio.letter_classes(tmp_path) == ["alpha", "epsilon", "gamma"]
-    with pytest.raises(dataio.DataError, match="beta"):
-        dataio.letter_classes(tmp_path, ["beta"])
+    assert letters.letter_classes(tmp_path, ["gamma", "alpha"]) == ["alpha", "gamma"]
+    assert letters.letter_classes(tmp_path) == ["alpha", "epsilon", "gamma"]
+    with pytest.raises(DataError, match="beta"):
+        letters.letter_classes(tmp_path, ["beta"])
 
 
 # ---- smoke runs of the script on tiny data
@@ -116,25 +118,33 @@ def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, base_model
     model, ckpt = load_checkpoint(save)
     assert ckpt["class_names"] == ["alpha", "gamma"] and model.fc2.out_features == 2
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_n"] == 4
+    confusion = np.array(metrics["confusion"])
+    assert metrics["test_n"] == confusion.sum() == 4 and metrics["test_correct"] == np.trace(confusion)
+    assert metrics["test_accuracy"] == metrics["test_correct"] / 4
+    assert len(metrics["misclassified"]) == 4 - metrics["test_correct"]
     assert set(metrics["per_class_accuracy"]) == {"alpha", "gamma"}
     for name in ("fig11_greek_predictions.png", "fig12_training_error.png", "fig13_network.txt",
                  "confusion_matrix.png"):
         assert (out / name).is_file()
     assert "out_features=2" in (out / "fig13_network.txt").read_text()
 
-    # --classify with the saved model: labels from the folder names.
-    task3_greek.main(["--classify", str(test), "--greek-model", str(save), "--out-dir", str(out)])
-    result = json.loads((out / "classified_letters.json").read_text())
+    # --classify with the saved model: labels from the folder names; an unreadable file is skipped, not fatal.
+    (test / "alpha" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.warns(UserWarning, match="broken.png"):
+        task3_greek.main(["--classify", str(test), "--model", str(save), "--out-dir", str(out / "c")])
+    result = json.loads((out / "c" / "metrics.json").read_text())
     assert result["classes"] == ["alpha", "gamma"] and len(result["results"]) == 6
-    assert all(r["prediction"] in ("alpha", "gamma") for r in result["results"])
+    labelled = [r for r in result["results"] if r["label"] is not None]  # beta is not a class of this model
+    assert {r["label"] for r in labelled} == {"alpha", "gamma"} and len(labelled) == 4
+    assert result["accuracy"] == sum(r["label"] == r["prediction"] for r in labelled) / 4
+    assert (out / "c" / "classified_letters.png").is_file()
 
 
 def test_sweep_smoke(tmp_path, base_model):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 2)
     out = tmp_path / "sweep"
     task3_greek.main(["--model", str(base_model), "--train-dir", str(data), "--test-dir", str(data), "--sweep",
-                      "--sweep-epochs", "1", "3", "--sweep-batch-sizes", "1", "4", "--letters", "alpha", "beta",
+                      "--epochs", "1", "3", "--batch-size", "1", "4", "--letters", "alpha", "beta",
                       "--out-dir", str(out), "--save", str(tmp_path / "g.pth")])
     rows = json.loads((out / "metrics.json").read_text())["rows"]
     assert [(r["batch_size"], r["epochs"]) for r in rows] == [(1, 1), (1, 3), (4, 1), (4, 3)]
@@ -144,7 +154,7 @@ def test_sweep_smoke(tmp_path, base_model):
 def test_refuses_to_overwrite_the_mnist_model(tmp_path, base_model):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
     before = sha(base_model)
-    with pytest.raises(cli.UsageError, match="MNIST model"):
+    with pytest.raises(UsageError, match="MNIST model"):
         task3_greek.main(["--model", str(base_model), "--save", str(base_model), "--train-dir", str(data),
                           "--test-dir", str(data), "--letters", "alpha", "beta", "--out-dir", str(tmp_path)])
     assert sha(base_model) == before
@@ -152,7 +162,7 @@ def test_refuses_to_overwrite_the_mnist_model(tmp_path, base_model):
 
 def test_missing_model_is_one_clear_error(tmp_path):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
-    with pytest.raises(cli.UsageError, match="run task1 first"):
+    with pytest.raises(CheckpointError, match="run `python task1_train_mnist.py` first"):
         task3_greek.main(["--model", str(tmp_path / "none.pth"), "--train-dir", str(data), "--test-dir", str(data),
                           "--letters", "alpha", "beta", "--out-dir", str(tmp_path)])
 
@@ -161,11 +171,11 @@ def test_missing_model_is_one_clear_error(tmp_path):
 
 @pytest.mark.integration
 def test_committed_three_letters_reach_100_percent(tmp_path):
-    model = dataio.ROOT / "model.pth"
+    model = paths.MNIST_MODEL
     if not model.is_file():  # train Task 1's model with the report's recipe (~40 s)
         import task1_train_mnist
         model = tmp_path / "model.pth"
-        task1_train_mnist.main(["--model", str(model), "--out-dir", str(tmp_path / "t1")])
+        task1_train_mnist.main(["--save", str(model), "--out-dir", str(tmp_path / "t1")])
     before = sha(model)
     out = tmp_path / "t3"
     task3_greek.main(["--model", str(model), "--out-dir", str(out), "--save", str(tmp_path / "greek3.pth")])
@@ -173,3 +183,16 @@ def test_committed_three_letters_reach_100_percent(tmp_path):
     assert metrics["classes"] == ["alpha", "beta", "gamma"] and metrics["test_n"] == 18
     assert metrics["test_accuracy"] == 1.0, metrics["misclassified"]
     assert sha(model) == before
+
+
+def test_one_value_per_flag_unless_sweep(tmp_path, base_model):
+    data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
+    with pytest.raises(UsageError, match="--epochs takes one value"):
+        task3_greek.main(["--model", str(base_model), "--epochs", "2", "4", "--train-dir", str(data),
+                          "--test-dir", str(data), "--letters", "alpha", "beta", "--out-dir", str(tmp_path / "o")])
+
+
+def test_classify_without_a_greek_model_says_which_script_makes_it(tmp_path):
+    make_folder(tmp_path / "mine", ["alpha"], 1)
+    with pytest.raises(CheckpointError, match="run `python task3_greek.py` first"):
+        task3_greek.main(["--classify", str(tmp_path / "mine"), "--model", str(tmp_path / "none.pth")])

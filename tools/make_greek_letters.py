@@ -53,13 +53,13 @@ def write_hand(out, hand, letters):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "data",
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "data",
                         help="folder to hold greek_train/ and greek_test/ (default: data/)")
     parser.add_argument("--letters", nargs="+", default=list(GREEK), choices=list(GREEK),
                         help=f"letters to draw (default: {' '.join(GREEK)})")
     args = parser.parse_args()
     for split, hand in HANDS.items():
-        out = args.out / f"greek_{split}"
+        out = args.out_dir / f"greek_{split}"
         if out.exists():
             shutil.rmtree(out)  # deterministic output: no stale files from an earlier run
         write_hand(out, hand, args.letters)

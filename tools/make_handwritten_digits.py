@@ -20,16 +20,16 @@ from handwriting import DIGITS, render  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "handwritten_digits",
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "data" / "handwritten_digits",
                         help="folder to write (default: data/handwritten_digits)")
     parser.add_argument("--seed", type=int, default=2024, help="random seed (default: 2024)")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     for digit, strokes in DIGITS.items():
         h, w = int(rng.integers(300, 420)), int(rng.integers(260, 400))
         img = render(strokes, rng, height=h, width=w, stroke_width=rng.uniform(0.03, 0.05) * min(h, w))
-        path = args.out / f"{digit}.png"
+        path = args.out_dir / f"{digit}.png"
         cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         print(f"wrote {path} ({w}x{h})")
 

@@ -1,0 +1,195 @@
+"""Image files of any kind, and photos of handwritten digits turned into MNIST-like inputs.
+
+* `open_image`, `read_rgb`, `read_gray`: any file PIL reads (RGB, RGBA with transparency,
+  16-bit, palette, EXIF-rotated phone photos), huge ones scaled down first.
+* `image_files`, `label_from_path`: the image files under a folder and the class each
+  one's name or folder gives it.
+* `photo_to_mnist`: a photo of one handwritten digit -> 28x28, white ink on black, as
+  MNIST was made (ink found, stroke width matched, 20x20 fit, centred by mass).
+"""
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from errors import DataError, first_line
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+# Longer side above which an image is scaled down as it is read.  The output is 28x28, so
+# nothing is lost; a 48-megapixel photo would otherwise take ~50 s in the pipeline.  Photos up
+# to this size are read exactly as they are.
+MAX_SIDE = 1600
+
+
+def is_image_file(path):
+    """Whether `path` names an image file by its suffix (hidden files are not)."""
+    path = Path(path)
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def image_files(folder):
+    """The image files anywhere under `folder`, sorted; other files are skipped with a warning."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"no folder {folder}: pass a folder of images")
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if is_image_file(path):
+            found.append(path)
+        elif not path.name.startswith("."):
+            warnings.warn(f"skipping {path}: not an image file")
+    return found
+
+
+def label_from_path(path, folder, class_names):
+    """The class of an image file under `folder`, or None.
+
+    A file in a sub-folder named by a class is of that class (`beta/x.png`, `4/img.png`);
+    otherwise a name that starts with a class name is (`7.png`, `3_photo.jpg`, `alpha_2.png`;
+    the longest match wins).
+    """
+    path = Path(path)
+    if path.parent != Path(folder) and path.parent.name in class_names:
+        return path.parent.name
+    starts = [c for c in class_names if path.name.startswith(c)]
+    return max(starts, key=len) if starts else None
+
+
+def open_image(path, max_side=MAX_SIDE):
+    """Open any image file as PIL does, EXIF-rotated as a phone meant it, its longer side at most
+    `max_side` pixels; DataError if it is not a readable image."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no image file {path}")
+    try:
+        img = Image.open(path)
+        if max(img.size) > max_side:
+            img.draft(img.mode, (img.size[0] * max_side // max(img.size), img.size[1] * max_side // max(img.size)))
+        img = ImageOps.exif_transpose(img)
+        img.load()
+        if max(img.size) > max_side:
+            scale = max_side / max(img.size)
+            img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))),
+                             Image.Resampling.BOX)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: not a readable image ({first_line(e)})") from None
+    return img
+
+
+def read_rgb(path):
+    """Any image file -> an RGB PIL image, EXIF-rotated, transparency composited on white."""
+    img = open_image(path)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float grey: scale to 8 bits
+        a = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.uint8(np.clip(255 * a / max(a.max(), 1e-12), 0, 255)))
+    if img.mode in ("RGBA", "LA", "PA", "P") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB")
+
+
+def read_gray(path):
+    """Any image file -> float32 (H, W) luminance in [0, 1], EXIF-rotated, transparency composited.
+
+    A transparent background is filled with the colour that contrasts with the ink,
+    so an RGBA digit ends up as ink on an opaque background like any photo.
+    """
+    img = open_image(path)
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return np.clip(a / hi, 0, 1).astype(np.float32)
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if alpha.min() < 0.5:  # there is a transparent background
+            opaque = alpha > 0.5
+            ink_is_dark = gray[opaque].mean() < 0.5 if opaque.any() else True
+            background = 1.0 if ink_is_dark else 0.0
+            return (alpha * gray + (1 - alpha) * background).astype(np.float32)
+        return gray.astype(np.float32)
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def _ink_map(gray):
+    """Luminance -> ink strength in [0, 1] (ink bright, paper 0), with uneven lighting removed."""
+    h, w = gray.shape
+    # The ink is the minority of pixels far from the paper's (median) brightness: on which side are they?
+    paper_level = np.median(gray)
+    lo, hi = np.percentile(gray, [0.5, 99.5])
+    if paper_level - lo > hi - paper_level:
+        gray = 1.0 - gray  # dark ink on light paper: make ink bright
+    # Paper brightness varies slowly; estimate it with a wide opening (erases strokes) and subtract.
+    f = 4 if min(h, w) >= 64 else 1  # work at a quarter size where that is still big enough
+    small = cv2.resize(gray, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    ks = max(3, (min(small.shape) // 8) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ks, ks))
+    paper = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (ks, ks), 0)
+    gray = np.clip(gray - cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 0, None)
+    top = np.percentile(gray, 99.5)
+    if top <= 1e-3:
+        raise DataError("the image holds no ink")
+    ink = np.clip(gray / top, 0, 1)
+    # Otsu's threshold separates ink from paper noise; fade in just above it.
+    t, _ = cv2.threshold((ink * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    t = t / 255.0
+    ink = np.clip((ink - 0.5 * t) / max(1e-3, 1 - 0.5 * t), 0, 1)
+    mask = (ink > 0.5 * t).astype(np.uint8)
+    # Drop specks: keep connected pieces at least 5 % of the largest piece's area.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        raise DataError("the image holds no ink")
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(n, bool)
+    keep[1:] = areas >= 0.05 * areas.max()
+    return (ink * keep[labels]).astype(np.float32), keep[labels]
+
+
+def photo_to_mnist(path_or_gray, size=28, box=20):
+    """A photo of one handwritten digit -> float32 (28, 28) in [0, 1], white ink on black, as MNIST was made.
+
+    Ink is cropped, scaled to fit a 20x20 box with its aspect kept (thin pen
+    strokes thickened to MNIST's typical width), and placed in 28x28 so that its centre
+    of mass is at the centre.
+    """
+    gray = read_gray(path_or_gray) if not isinstance(path_or_gray, np.ndarray) else path_or_gray.astype(np.float32)
+    if gray.ndim == 3:
+        gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
+    ink, mask = _ink_map(gray)
+    ys, xs = np.nonzero(mask)
+    ink = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    mask = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8)
+    h, w = ink.shape
+    scale = box / max(h, w)
+    # Stroke width from area / half-perimeter; thicken strokes that would be thinner than MNIST's.
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    stroke = 2.0 * mask.sum() / max(perimeter, 1.0)
+    want = 3.0 / scale  # calibrated: gives the median stroke of MNIST digits after resizing
+    if stroke < want and scale < 1:
+        grow = int(round(want - stroke)) | 1
+        ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+        ink = np.pad(ink, grow // 2)
+        h, w = ink.shape
+        scale = box / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    small = np.clip(cv2.resize(ink, (nw, nh), interpolation=interp), 0, 1)
+    small = small / max(small.max(), 1e-6)
+    out = np.zeros((size, size), np.float32)
+    y0, x0 = (size - nh) // 2, (size - nw) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = small
+    # Shift so the centre of mass sits at the image centre, as MNIST's makers did.
+    # Whole-pixel shifts keep the strokes sharp.
+    m = cv2.moments(out)
+    dx = int(round((size - 1) / 2 - m["m10"] / m["m00"]))
+    dy = int(round((size - 1) / 2 - m["m01"] / m["m00"]))
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    out = cv2.warpAffine(out, shift, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)
+    return np.clip(out, 0, 1)

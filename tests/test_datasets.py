@@ -1,0 +1,29 @@
+"""datasets: normalisation as torchvision's transforms do it, batches as a shuffled DataLoader draws them."""
+import torch
+from PIL import Image
+
+import datasets
+
+
+def test_normalize_matches_totensor_normalize():
+    from torchvision import transforms
+    images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    expected = torch.stack([tf(Image.fromarray(im.numpy())) for im in images])
+    assert torch.allclose(datasets.normalize(images, "MNIST"), expected, atol=1e-6)
+
+
+def test_batches_equal_a_shuffled_dataloader():
+    n, bs = 1000, 64
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.arange(n)), batch_size=bs,
+                                         shuffle=True, generator=torch.Generator().manual_seed(3))
+    ours = datasets.batch_indices(n, bs, generator=torch.Generator().manual_seed(3))
+    theirs = [b[0] for b in loader]
+    assert len(ours) == len(theirs) == 16 and len(ours[-1]) == n - 15 * bs
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+
+
+def test_denormalize_inverts_normalize():
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    back = datasets.denormalize(datasets.normalize(images, "FashionMNIST"), "FashionMNIST")
+    assert abs(back * 255 - images.numpy()).max() < 1e-3
