@@ -1,11 +1,12 @@
 # make setup      create .venv, install requirements.txt, fetch MNIST and FashionMNIST (idempotent)
 # make reproduce  run every task in report order and write outputs/REPORT.md (QUICK=1: a few minutes)
 # make test       run the test suite
+# make test-quick the tests that need no real dataset (well under a minute)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup reproduce test clean
+.PHONY: setup reproduce test test-quick clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +14,16 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 setup: $(VENV)/.installed
-	$(PY) -c "import dataio; dataio.provision('MNIST'); dataio.provision('FashionMNIST')"
+	$(PY) -c "import download; download.provision('MNIST'); download.provision('FashionMNIST')"
 
 reproduce: setup
 	$(PY) reproduce.py $(if $(QUICK),--quick,)
 
 test: setup
 	$(PY) -m pytest -q tests
+
+test-quick: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not integration" tests
 
 clean:
 	rm -rf outputs .pytest_cache
