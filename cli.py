@@ -16,34 +16,22 @@ from errors import UsageError, UserError
 from paths import DATA_DIR, out_dir
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _number(convert, word, allowed, rule):
+    """An argparse type: `convert` the text, then check it with `allowed`; `rule` words the check for errors."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {word}, got {text!r}") from None
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+        return value
+    return parse
 
 
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def dropout_rate(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
+positive_int = _number(int, "a whole number", lambda v: v >= 1, "must be at least 1")
+positive_float = _number(float, "a number", lambda v: v > 0, "must be positive")
+dropout_rate = _number(float, "a number", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
 
 
 def folder(text):
@@ -88,6 +76,14 @@ def parser(doc, step, show=True, out_help=None):
         p.add_argument("--show", action="store_true",
                        help="also open the figures in windows at the end (default: off)")
     return p
+
+
+def add_limits(p):
+    """--train-limit and --test-limit: quick tries on the first N images of a split."""
+    p.add_argument("--train-limit", type=positive_int, default=None,
+                   help="use only the first N training images, for quick tries (default: all 60000)")
+    p.add_argument("--test-limit", type=positive_int, default=None,
+                   help="use only the first N test images (default: all 10000)")
 
 
 def device(name):

@@ -110,7 +110,8 @@ def main(argv=None):
         if code == 2 and step.name == "alexnet":
             note = f"offline mode: {last.removeprefix('error: ')}"
             print("   AlexNet weights or CIFAR-10 not available; running offline with untrained weights", flush=True)
-            code, last = run_step(step, i, len(plan), args, t0, extra=["--random-weights", "--image", str(sample_photo())])
+            offline = ["--random-weights", "--image", str(sample_photo())]
+            code, last = run_step(step, i, len(plan), args, t0, extra=offline)
         results[step.name] = {"title": step.title, "returncode": code, "seconds": time.perf_counter() - ts,
                               "note": note, "error": last if code else None}
         files.write_json(results, record)

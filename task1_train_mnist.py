@@ -49,10 +49,7 @@ def parse_args(argv=None):
                    help="the model --no-train reads (default: outputs/task1/model.pth)")
     p.add_argument("--digits-dir", type=cli.folder, default=DIGITS_DIR,
                    help="photos of handwritten digits for part G (default: data/handwritten_digits/)")
-    p.add_argument("--train-limit", type=cli.positive_int, default=None,
-                   help="use only the first N training images, for quick tries (default: all 60000)")
-    p.add_argument("--test-limit", type=cli.positive_int, default=None,
-                   help="use only the first N test images (default: all 10000)")
+    cli.add_limits(p)
     return p.parse_args(argv)
 
 

@@ -224,7 +224,8 @@ def sweep(args, device):
         new, best = sweep_rows(history, bs, args.epochs)
         rows += new
         print(f"batch {bs:>3}: lowest test loss {best['test_loss']:.4f} after epoch {best['epoch']} "
-              f"({best['seen']} examples)" + ("; still falling at the end" if best["epoch"] == max(args.epochs) else ""))
+              f"({best['seen']} examples)" + ("; still falling at the end" if best["epoch"] == max(args.epochs)
+                                               else ""))
     print("\n".join(write_sweep_tables(rows, args.out_dir)))
     plots.sweep_curves(runs, args.out_dir / "fig17_sweep_loss.png", show=args.show,
                        title=f"Fig 17: {len(classes)} Greek letters, train (solid) and test (dashed) loss")
@@ -237,10 +238,11 @@ def classify_letters(args, device):
     classes = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     model = training.prepare(model, device)
     transform = letters.greek_transform()
-    results, x, accuracy = classify.classify_folder(model, args.classify, lambda p: letters.letter_to_input(p, transform),
-                                                    classes)
+    results, x, accuracy = classify.classify_folder(
+        model, args.classify, lambda path: letters.letter_to_input(path, transform), classes)
     for r in results:
-        print(f"{r['file']}: {r['prediction']} (p={r['probability']:.2f})" + (f" (label {r['label']})" if r["label"] else ""))
+        label = f" (label {r['label']})" if r["label"] else ""
+        print(f"{r['file']}: {r['prediction']} (p={r['probability']:.2f}){label}")
     if accuracy is not None:
         known = [r for r in results if r["label"] is not None]
         print(f"{sum(r['label'] == r['prediction'] for r in known)}/{len(known)} correct ({100 * accuracy:.1f}%)")

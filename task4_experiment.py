@@ -74,10 +74,7 @@ def parse_args(argv=None):
                    help="worker processes, each training one variation at a time (default: one per CPU core)")
     p.add_argument("--threads", type=cli.positive_int, default=None,
                    help="torch threads per worker (default: cores / workers, at least 1)")
-    p.add_argument("--train-limit", type=cli.positive_int, default=None,
-                   help="use only the first N training images, for quick tries (default: all 60000)")
-    p.add_argument("--test-limit", type=cli.positive_int, default=None,
-                   help="use only the first N test images (default: all 10000)")
+    cli.add_limits(p)
     p.add_argument("--fresh", action="store_true",
                    help="start results.csv over instead of resuming from the rows already in it (default: off)")
     return p.parse_args(argv)

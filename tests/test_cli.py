@@ -6,11 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-
 import paths
 from conftest import assert_figure
-from models import Net, save_checkpoint
 
 GREEK = ["--train-dir", str(paths.DATA_DIR / "greek_train"), "--test-dir", str(paths.DATA_DIR / "greek_test"),
          "--epochs", "1"]
@@ -19,14 +16,6 @@ GREEK = ["--train-dir", str(paths.DATA_DIR / "greek_train"), "--test-dir", str(p
 def _run(script, *args, env=None):
     return subprocess.run([sys.executable, script, *map(str, args)], cwd=paths.ROOT, capture_output=True, text=True,
                           timeout=300, env=env)
-
-
-@pytest.fixture(scope="module")
-def mnist_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("m") / "model.pth"
-    save_checkpoint(Net(), path, class_names=[str(d) for d in range(10)])
-    return path
 
 
 @pytest.mark.parametrize("script", ["task1_train_mnist", "task2_examine", "task3_greek", "task4_experiment",
@@ -43,29 +32,29 @@ def test_a_folder_flag_naming_a_file_is_one_line(tmp_path, capsys, script, flag)
         f"error: argument {flag}: {a_file} is a file, not a folder (see {Path(sys.argv[0]).name} --help)"]
 
 
-def test_a_folder_inside_a_file_is_one_line(tmp_path, mnist_model):
+def test_a_folder_inside_a_file_is_one_line(tmp_path, mnist_checkpoint):
     (tmp_path / "f").write_text("x")
-    r = _run("task3_greek.py", "--model", mnist_model, *GREEK, "--out-dir", tmp_path / "f" / "inside")
+    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path / "f" / "inside")
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert r.stderr.startswith("error: ") and "Not a directory" in r.stderr
 
 
-def test_show_without_a_display_says_so_and_goes_on(tmp_path, mnist_model):
+def test_show_without_a_display_says_so_and_goes_on(tmp_path, mnist_checkpoint):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
-    r = _run("task3_greek.py", "--model", mnist_model, *GREEK, "--out-dir", tmp_path, "--show", env=env)
+    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, "--show", env=env)
     assert r.returncode == 0, r.stderr
     assert "warning: --show: no display available" in r.stderr and "Traceback" not in r.stderr
     assert_figure(tmp_path / "fig12_training_error.png")
 
 
-def test_show_opens_every_figure_at_the_end(tmp_path, mnist_model):
+def test_show_opens_every_figure_at_the_end(tmp_path, mnist_checkpoint):
     env = {**os.environ, "MPLBACKEND": "module://window_backend",
            "PYTHONPATH": os.pathsep.join([str(paths.ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
-    r = _run("task3_greek.py", "--model", mnist_model, *GREEK, "--out-dir", tmp_path, "--show", env=env)
+    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, "--show", env=env)
     assert r.returncode == 0, r.stderr
     windows = [line for line in r.stdout.splitlines() if line.startswith("window: ")]
     assert len(windows) == 3 and windows[0].startswith("window: Fig 12") and windows[1].startswith("window: Fig 11")
     assert "confusion" in windows[2]
     assert r.stdout.rstrip().endswith("all windows closed")
-    r = _run("task3_greek.py", "--model", mnist_model, *GREEK, "--out-dir", tmp_path, env=env)
+    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, env=env)
     assert "window: " not in r.stdout  # without --show, nothing opens

@@ -20,7 +20,7 @@ import task2_examine
 import training
 from conftest import assert_figure
 from errors import DataError, UsageError
-from models import CheckpointError, Net, load_checkpoint, save_checkpoint
+from models import CheckpointError, Net, load_checkpoint
 
 ROOT = paths.ROOT
 
@@ -53,13 +53,6 @@ def photo(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def net_checkpoint(tmp_path_factory):
-    """A Task 1 checkpoint of an untrained Net: the script must work with any Net."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pth"
-    save_checkpoint(Net(), path, class_names=[str(d) for d in range(10)])
-    return path
 
 
 # ---------------------------------------------------------------- filter2D equals the conv layer
@@ -132,9 +125,9 @@ def test_gradcam_maps_are_in_unit_range():
 # ---------------------------------------------------------------- task2_examine.py
 
 @pytest.mark.integration
-def test_task2_writes_figs_9_10_and_the_check(net_checkpoint, tmp_path, capsys):
+def test_task2_writes_figs_9_10_and_the_check(mnist_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
-    task2_examine.main(["--model", str(net_checkpoint), "--out-dir", str(out), "--test-limit", "300",
+    task2_examine.main(["--model", str(mnist_checkpoint), "--out-dir", str(out), "--test-limit", "300",
                         "--device", "cpu"])
     printed = capsys.readouterr().out
     assert "conv1 weight shape: (10, 1, 5, 5)" in printed
@@ -142,7 +135,7 @@ def test_task2_writes_figs_9_10_and_the_check(net_checkpoint, tmp_path, capsys):
         assert_figure(out / name, 500, 400)
     m = json.loads((out / "metrics.json").read_text())
     assert m["conv1_weight_shape"] == [10, 1, 5, 5]
-    weights = torch.load(net_checkpoint, weights_only=True)["state_dict"]["conv1.weight"]
+    weights = torch.load(mnist_checkpoint, weights_only=True)["state_dict"]["conv1.weight"]
     assert np.allclose(m["conv1_weights"], weights[:, 0].numpy(), atol=1e-7)
     assert m["filter2d_check"]["max_abs_diff"] < 1e-5 * m["filter2d_check"]["max_abs_output"]
     assert m["first_training_label"] == int(datasets.load_split("MNIST", True, limit=1)[1][0])
@@ -150,7 +143,7 @@ def test_task2_writes_figs_9_10_and_the_check(net_checkpoint, tmp_path, capsys):
     assert len(g["correct"]) + len(g["misclassified"]) >= 1
     assert m["test_n"] == 300
     # the digits shown as right are right and those shown as wrong are wrong, by the model itself
-    model, _ = load_checkpoint(net_checkpoint)
+    model, _ = load_checkpoint(mnist_checkpoint)
     x, y = datasets.load_split("MNIST", False, limit=300)
     pred = training.predict(model, datasets.normalize(x, "MNIST")).argmax(1)
     assert all(pred[i] == y[i] for i in g["correct"]) and all(pred[i] != y[i] for i in g["misclassified"])

@@ -15,7 +15,7 @@ import paths
 import task3_greek
 from errors import CheckpointError, DataError, UsageError
 from handwriting import GREEK, render
-from models import Net, load_checkpoint, save_checkpoint
+from models import Net, load_checkpoint
 
 
 def sha(path):
@@ -36,12 +36,6 @@ def make_folder(root, letters, count, seed=0, size=128):
     return root
 
 
-@pytest.fixture
-def base_model(tmp_path):
-    path = tmp_path / "mnist.pth"
-    torch.manual_seed(0)
-    save_checkpoint(Net(), path, class_names=[str(d) for d in range(10)])
-    return path
 
 
 # ---- GreekTransform
@@ -107,14 +101,14 @@ def test_class_order_is_sorted_folder_names(tmp_path):
 
 # ---- smoke runs of the script on tiny data
 
-def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, base_model):
+def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, mnist_checkpoint):
     train = make_folder(tmp_path / "train", ["gamma", "alpha", "beta"], 3, seed=0)
     test = make_folder(tmp_path / "test", ["gamma", "alpha", "beta"], 2, seed=50, size=160)
-    before = sha(base_model)
+    before = sha(mnist_checkpoint)
     out, save = tmp_path / "out", tmp_path / "greek.pth"
-    task3_greek.main(["--model", str(base_model), "--train-dir", str(train), "--test-dir", str(test),
+    task3_greek.main(["--model", str(mnist_checkpoint), "--train-dir", str(train), "--test-dir", str(test),
                       "--letters", "gamma", "alpha", "--epochs", "2", "--out-dir", str(out), "--save", str(save)])
-    assert sha(base_model) == before
+    assert sha(mnist_checkpoint) == before
     model, ckpt = load_checkpoint(save)
     assert ckpt["class_names"] == ["alpha", "gamma"] and model.fc2.out_features == 2
     metrics = json.loads((out / "metrics.json").read_text())
@@ -140,10 +134,10 @@ def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, base_model
     assert (out / "c" / "classified_letters.png").is_file()
 
 
-def test_sweep_smoke(tmp_path, base_model):
+def test_sweep_smoke(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 2)
     out = tmp_path / "sweep"
-    task3_greek.main(["--model", str(base_model), "--train-dir", str(data), "--test-dir", str(data), "--sweep",
+    task3_greek.main(["--model", str(mnist_checkpoint), "--train-dir", str(data), "--test-dir", str(data), "--sweep",
                       "--epochs", "1", "3", "--batch-size", "1", "4", "--letters", "alpha", "beta",
                       "--out-dir", str(out), "--save", str(tmp_path / "g.pth")])
     rows = json.loads((out / "metrics.json").read_text())["rows"]
@@ -151,13 +145,13 @@ def test_sweep_smoke(tmp_path, base_model):
     assert (out / "fig17_sweep_loss.png").is_file() and (out / "sweep_results.csv").is_file()
 
 
-def test_refuses_to_overwrite_the_mnist_model(tmp_path, base_model):
+def test_refuses_to_overwrite_the_mnist_model(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
-    before = sha(base_model)
+    before = sha(mnist_checkpoint)
     with pytest.raises(UsageError, match="MNIST model"):
-        task3_greek.main(["--model", str(base_model), "--save", str(base_model), "--train-dir", str(data),
+        task3_greek.main(["--model", str(mnist_checkpoint), "--save", str(mnist_checkpoint), "--train-dir", str(data),
                           "--test-dir", str(data), "--letters", "alpha", "beta", "--out-dir", str(tmp_path)])
-    assert sha(base_model) == before
+    assert sha(mnist_checkpoint) == before
 
 
 def test_missing_model_is_one_clear_error(tmp_path):
@@ -185,10 +179,10 @@ def test_committed_three_letters_reach_100_percent(tmp_path):
     assert sha(model) == before
 
 
-def test_one_value_per_flag_unless_sweep(tmp_path, base_model):
+def test_one_value_per_flag_unless_sweep(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
     with pytest.raises(UsageError, match="--epochs takes one value"):
-        task3_greek.main(["--model", str(base_model), "--epochs", "2", "4", "--train-dir", str(data),
+        task3_greek.main(["--model", str(mnist_checkpoint), "--epochs", "2", "4", "--train-dir", str(data),
                           "--test-dir", str(data), "--letters", "alpha", "beta", "--out-dir", str(tmp_path / "o")])
 
 
