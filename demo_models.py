@@ -131,5 +131,5 @@ def analyse(entry, data):
         "prediction": entry.class_names[top], "top_probability": round(float(prob[top]), DECIMALS),
         "not_sure": bool(prob[top] < NOT_SURE), "input": _rounded(datasets.denormalize(x)[0]),
         "conv1": _rounded(acts["conv1"][0]), "conv2": _rounded(acts["conv2"][0]), "gradcam": _rounded(cams[0]),
-        "server_ms": round(1000 * (time.perf_counter() - t0), 2),
+        "analyse_ms": round(1000 * (time.perf_counter() - t0), 2),
     }

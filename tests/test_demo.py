@@ -2,14 +2,10 @@
 run as the real server in a subprocess: status codes, JSON content, concurrent requests, Ctrl-C.
 The page itself is tested in a real browser in test_demo_browser.py."""
 import io
-import json
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -22,11 +18,9 @@ import demo
 import demo_models
 import gradcam
 from errors import DataError
-from models import Net, save_checkpoint
+from conftest import GREEK, call, start_server
+from models import Net
 from paths import ROOT
-
-GREEK = ["alpha", "beta", "gamma"]
-
 
 def drawing(points, size=280, width=18):
     """PNG bytes of black pen strokes on a white pad, as the page sends them."""
@@ -42,45 +36,11 @@ ONE = drawing([(140, 50), (138, 230)])
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, mnist_checkpoint):
-    """outputs/-like folder: task1 (an untrained digit Net), task3 (a 3-letter Greek Net), broken (not a model)."""
-    root = tmp_path_factory.mktemp("outputs")
-    (root / "task1").mkdir()
-    shutil.copy(mnist_checkpoint, root / "task1" / "model.pth")
-    torch.manual_seed(3)
-    save_checkpoint(Net(num_classes=len(GREEK)), root / "task3" / "model.pth", class_names=GREEK, task="task3")
-    (root / "broken").mkdir()
-    (root / "broken" / "model.pth").write_bytes(b"not a checkpoint")
-    return root
-
-
-def start_server(models_dir):
-    """demo.py on a free loopback port in a subprocess; returns (process, base URL)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--models-dir", str(models_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if line.startswith("serving "):
-            return proc, line.split()[1]
-    proc.kill()
-    raise AssertionError(f"demo.py did not start: {proc.stderr.read()}")
-
-
-@pytest.fixture(scope="module")
-def server(models_dir):
-    proc, url = start_server(models_dir)
+def server(demo_models_dir):
+    proc, url = start_server(demo_models_dir)
     yield url, proc
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
-
-
-def call(url, path, data=None, headers=None):
-    """(status, JSON answer) of a GET (data None) or a POST of `data`."""
-    req = urllib.request.Request(url + path, data=data, headers=headers or {}, method="GET" if data is None else "POST")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 # ---------------------------------------------------------------- demo_models, in process
@@ -100,26 +60,26 @@ def test_forward_maps_is_forward_and_explain_leaves_the_model_alone():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_find_models_skips_what_does_not_load(models_dir):
+def test_find_models_skips_what_does_not_load(demo_models_dir):
     with pytest.warns(UserWarning, match="skipping .*broken"):
-        entries, default = demo_models.find_models(models_dir)
+        entries, default = demo_models.find_models(demo_models_dir)
     assert default == "task1" and sorted(entries) == ["task1", "task3"]
     assert entries["task1"].kind == "digit" and entries["task3"].kind == "letter"
     assert entries["task3"].class_names == tuple(GREEK)
     assert not any(p.requires_grad for p in entries["task1"].model.parameters())
 
 
-def test_find_models_with_a_model_file_and_with_none(models_dir, tmp_path):
+def test_find_models_with_a_model_file_and_with_none(demo_models_dir, tmp_path):
     with pytest.warns(UserWarning):
-        entries, default = demo_models.find_models(models_dir, models_dir / "task3" / "model.pth")
+        entries, default = demo_models.find_models(demo_models_dir, demo_models_dir / "task3" / "model.pth")
     assert default == "task3" and sorted(entries) == ["task1", "task3"]  # not listed twice
     with pytest.raises(DataError, match="no saved models"):
         demo_models.find_models(tmp_path)
 
 
-def test_analyse_uses_each_models_own_pipeline(models_dir):
+def test_analyse_uses_each_models_own_pipeline(demo_models_dir):
     with pytest.warns(UserWarning):
-        entries, _ = demo_models.find_models(models_dir)
+        entries, _ = demo_models.find_models(demo_models_dir)
     digit = demo_models.analyse(entries["task1"], SEVEN)
     want = datasets.denormalize(classify.digit_input(io.BytesIO(SEVEN))[None])[0]  # Task 1 part G's pipeline
     assert np.abs(np.array(digit["input"]) - want).max() <= 1e-3
@@ -150,7 +110,7 @@ def test_predict_answers_what_the_network_sees_and_thinks(server, model_id, clas
     assert np.array(a["conv1"]).shape == (10, 24, 24) and np.array(a["conv2"]).shape == (20, 8, 8)
     cam = np.array(a["gradcam"])
     assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1
-    assert a["server_ms"] > 0
+    assert a["analyse_ms"] > 0
 
 
 def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server, tmp_path):
@@ -197,8 +157,8 @@ def test_concurrent_requests_get_their_own_answers(server):
     assert alone[("task1", SEVEN)]["input"] != alone[("task1", ONE)]["input"]  # the check can tell them apart
 
 
-def test_ctrl_c_stops_the_server_cleanly(models_dir):
-    proc, url = start_server(models_dir)
+def test_ctrl_c_stops_the_server_cleanly(demo_models_dir):
+    proc, url = start_server(demo_models_dir)
     assert call(url, "api/models")[0] == 200
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
