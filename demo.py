@@ -10,8 +10,10 @@ About 10 ms of server time per drawing on a 2-core laptop CPU.
 """
 import argparse
 import json
+import os
 import signal
 import sys
+import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +56,9 @@ class DemoServer(ThreadingHTTPServer):
 
     def __init__(self, address, models, default):
         self.models, self.default = models, default
+        # At most one image analysed per core at a time; other requests wait their turn. More at once would
+        # only share the cores, and a burst of large photos would hold all their pixels in memory together.
+        self.analysing = threading.BoundedSemaphore(os.cpu_count() or 1)
         self.assets = {url: ((WEB_DIR / name).read_bytes(), kind) for url, (name, kind) in ASSETS.items()}
         super().__init__(address, Handler)
 
@@ -112,7 +117,8 @@ class Handler(BaseHTTPRequestHandler):
         if model_id not in self.server.models:
             return self.send_error_json(HTTPStatus.NOT_FOUND, f"no model {model_id!r}: see GET /api/models")
         try:
-            result = demo_models.analyse(self.server.models[model_id], data)
+            with self.server.analysing:
+                result = demo_models.analyse(self.server.models[model_id], data)
         except UserError as e:  # not an image, no ink, too many pixels
             return self.send_error_json(HTTPStatus.BAD_REQUEST, str(e))
         except Exception as e:  # a bug: one line in the log and a 500, and the server keeps serving
