@@ -41,12 +41,13 @@ IDLE_SECONDS = 30  # a client silent this long loses its connection (and its ser
 def parse_args(argv=None):
     p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=None, metavar="FILE",
-                   help="a model to serve first, besides those found in --models-dir (default: outputs/task1)")
+                   help="a model to serve first, besides those found in --models-dir "
+                        "(default: none; outputs/task1/model.pth comes first when found)")
     p.add_argument("--models-dir", type=cli.folder, default=OUT_DIR, metavar="DIR",
                    help="serve every DIR/*/model.pth that loads (default: outputs/)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; 0.0.0.0 opens it to the network (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    p.add_argument("--port", type=cli.port, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     return p.parse_args(argv)
 
 

@@ -166,7 +166,11 @@ def test_ctrl_c_stops_the_server_cleanly(demo_models_dir):
     assert "Traceback" not in err and "skipping" in err  # the broken model was named in one warning line
 
 
-def test_missing_model_file_is_one_line(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--model", str(tmp_path / "none.pth"),
-                           "--models-dir", str(tmp_path), "--port", "0"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.startswith("error: no model at") and "Traceback" not in done.stderr
+@pytest.mark.parametrize("flags, words", [(["--model", "none.pth"], "error: no model at"),
+                                          ([], "error: no saved models under"),
+                                          (["--port", "70000"], "error: argument --port: must be in 0-65535")])
+def test_what_cannot_be_served_is_one_line(tmp_path, flags, words):
+    flags = [str(tmp_path / f) if f.endswith(".pth") else f for f in flags]
+    done = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--models-dir", str(tmp_path), "--port", "0",
+                           *flags], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith(words) and "Traceback" not in done.stderr

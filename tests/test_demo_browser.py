@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from paths import OUT_DIR
+from paths import DATA_DIR, OUT_DIR
 from conftest import GREEK, call, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements.txt)")
@@ -32,6 +32,7 @@ QUIET_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-qui
                "--disable-dev-shm-usage", "--window-size=1100,1000"]
 WAIT = 60  # seconds: the shared CI cores can be slow, but never this slow
 SCREENSHOT = OUT_DIR / "demo" / "screenshot.png"
+DIGITS_DIR = DATA_DIR / "handwritten_digits"  # the committed stand-in photos
 # Two strokes of a 7 in pad pixels (the pad is 280x280): the bar, then the stem.
 SEVEN = [[(80, 60), (140, 58), (200, 60)], [(200, 60), (165, 140), (130, 230)]]
 
@@ -130,6 +131,17 @@ def test_undo_and_model_switch(page):
     prediction, _, bars = shown(driver)
     assert prediction in GREEK and len(bars) == len(GREEK)
     assert "alpha" in driver.find_element(By.ID, "hint").text
+
+
+def test_a_photo_upload_is_predicted_and_shown_on_the_pad(page):
+    url, driver = page
+    Select(driver.find_element(By.ID, "model")).select_by_value("task1")
+    before = answers(driver)
+    driver.find_element(By.ID, "upload").send_keys(str(DIGITS_DIR / "7.png"))
+    wait_for(driver, lambda d: d.find_element(By.ID, "strokes").text == "0 strokes" and answers(d) > before)
+    status, api = call(url, "api/predict?model=task1", (DIGITS_DIR / "7.png").read_bytes())  # the file itself
+    assert status == 200 and shown(driver)[0] == api["prediction"]
+    assert ink_in(driver, "input") > 0
 
 
 def test_oversized_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
