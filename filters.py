@@ -70,7 +70,11 @@ def layer_check(conv, inputs, indices, border=cv2.BORDER_CONSTANT):
     bias = conv.bias.detach().float().cpu().numpy() if conv.bias is not None else np.zeros(len(weight))
     x = inputs.cpu().numpy()
     responses = np.stack([filter2d_response(x, weight[k], bias[k], border) for k in indices])
-    layer_out = conv(inputs.unsqueeze(0).to(conv.weight.device)).squeeze(0)[list(indices)].float().cpu().numpy()
+    # On a GPU, cuDNN would run the convolution in TF32 (10-bit mantissa, ~1e-3 relative error): turn that
+    # off so that the check compares float32 with float32.
+    with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        layer_out = conv(inputs.unsqueeze(0).to(conv.weight.device)).squeeze(0)[list(indices)]
+    layer_out = layer_out.float().cpu().numpy()
     rows, cols, inside = conv_positions(conv, *x.shape[1:])
     sampled = responses[:, rows][:, :, cols]  # (n, out_h, out_w)
     mask = np.ones_like(inside) if border == cv2.BORDER_CONSTANT else inside

@@ -54,7 +54,7 @@ HYPOTHESES = {
                    "so a few dozen units already carry most of what the convolutions found"),
 }
 DROPOUT_NOTE = ("note: the report names dropout 0.6 for its best variation although its grid was 0.3/0.5/0.7; "
-                "this sweep uses the grid as given (--dropouts).")
+                "this sweep uses the grid as given (--dropout).")
 
 
 def parse_args(argv=None):
@@ -242,7 +242,7 @@ def summarize(rows):
                       "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
                       "test_loss_mean": statistics.fmean(r["test_loss"] for r in rs),
                       "train_loss_mean": statistics.fmean(r["train_loss"] for r in rs),
-                      "seconds_mean": statistics.fmean(r["seconds"] for r in rs)})
+                      "elapsed_seconds_mean": statistics.fmean(r["elapsed_seconds"] for r in rs)})
     return table
 
 

@@ -167,7 +167,7 @@ def test_resume_after_an_interruption_gives_the_same_table(tmp_path, capsys):
         resumed = t4.main(TINY + ["--workers", "1", "--out-dir", str(cut)])
     assert resumed["runs_trained"] == 1 and (cut / "fig14_loss_curves.png").is_file()
     assert without_seconds(read_csv(cut / "results.csv")) == without_seconds(read_csv(tmp_path / "a" / "results.csv"))
-    drop = ("seconds_mean",)
+    drop = ("elapsed_seconds_mean",)
     assert [{k: v for k, v in t.items() if k not in drop} for t in resumed["table"]] == \
         [{k: v for k, v in t.items() if k not in drop} for t in full["table"]]
     # A finished run is not redone; --fresh redoes it.
