@@ -119,7 +119,10 @@ def summarize(results):
     verdict = ("one seed each: no spread to compare with" if spread is None else
                "larger than the seed-to-seed spread" if abs(diff) > spread else
                "within the seed-to-seed spread")
-    return {**stats, "difference": diff, "spread": spread, "verdict": verdict}
+    # a seed's two runs share the other layers' start and the batches: their difference is paired
+    paired = [g - l for g, l in zip(by["gabor"], by["learned"])]
+    return {**stats, "difference": diff, "spread": spread, "verdict": verdict, "paired_differences": paired,
+            "paired_sd": statistics.stdev(paired) if len(paired) > 1 else None}
 
 
 def closest_gabor(learned, kernels):

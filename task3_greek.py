@@ -191,9 +191,8 @@ def train_letters(args, device):
     save_checkpoint(model, args.save, class_names=classes, task="task3", epochs=args.epochs[0],
                     recipe=dataclasses.asdict(recipe), frozen_dropout=args.frozen_dropout)
     print(f"saved {args.save}")
-    letters_map = letter_map(model, train, test, classes, out, args.show)
-    return {"classes": classes, **test_report(model, test, test_paths, classes, out, args.show),
-            "embedding_map": letters_map,
+    report = test_report(model, test, test_paths, classes, out, args.show)
+    return {"classes": classes, **report, "embedding_map": letter_map(model, train, test, classes, out, args.show),
             "recipe": dataclasses.asdict(recipe), "epochs": args.epochs[0], "frozen_dropout": args.frozen_dropout,
             "saved": str(args.save), "history": history}
 
