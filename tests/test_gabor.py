@@ -117,3 +117,14 @@ def test_ext_gabor_quick_run(tmp_path):
     assert torch.equal(model.conv1.weight[:, 0], torch.as_tensor(ext_gabor.gabor_bank()[0]))
     assert_figure(out / "gabor_bank_responses.png", 500, 400)
     assert_figure(out / "learned_vs_gabor.png", 400, 400)
+
+
+@pytest.mark.parametrize("flag,value,message", [("--repeats", "0", "must be at least 1"),
+                                                ("--epochs", "two", "expected a whole number")])
+def test_bad_flags_are_one_line(tmp_path, flag, value, message):
+    import subprocess
+    import sys
+    import paths
+    r = subprocess.run([sys.executable, "ext_gabor.py", flag, value, "--out-dir", str(tmp_path)], cwd=paths.ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
