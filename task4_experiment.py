@@ -242,7 +242,7 @@ def summarize(rows):
                       "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
                       "test_loss_mean": statistics.fmean(r["test_loss"] for r in rs),
                       "train_loss_mean": statistics.fmean(r["train_loss"] for r in rs),
-                      "seconds_mean": statistics.fmean(r["seconds"] for r in rs)})
+                      "seconds_mean": statistics.fmean(r["elapsed_seconds"] for r in rs)})
     return table
 
 
