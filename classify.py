@@ -9,9 +9,38 @@ import warnings
 
 import torch
 
+import datasets
+import letters
 from errors import DataError, UserError
-from images import image_files, label_from_path
+from images import image_files, label_from_path, photo_to_mnist
 from training import predict
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def digit_input(source):
+    """A photo of one digit (a path, or a binary file object) -> the network's normalised input (1, 28, 28).
+
+    Task 1 part G's pipeline (images.photo_to_mnist), then MNIST's normalisation.
+    """
+    return datasets.normalize(torch.from_numpy(photo_to_mnist(source) * 255.0)[None], "MNIST")[0]
+
+
+def input_kind(ckpt):
+    """'letter' for a network trained on Greek letters (Task 3's GreekTransform inputs), else 'digit'.
+
+    Task 3 tags its checkpoints; a bare state_dict is a digit network if it has the ten digit classes.
+    """
+    names = ckpt.get("class_names") or [str(i) for i in range(ckpt["model_args"]["num_classes"])]
+    return "letter" if ckpt.get("task") == "task3" or list(names) != DIGITS else "digit"
+
+
+def input_function(kind):
+    """The preprocessing of an input kind: image (path or file object) -> normalised (1, 28, 28)."""
+    if kind == "digit":
+        return digit_input
+    transform = letters.greek_transform()
+    return lambda source: letters.letter_to_input(source, transform)
 
 
 def prepare_folder(folder, to_input):

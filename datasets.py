@@ -4,9 +4,12 @@ The data of a split are one uint8 tensor; `normalize` does what ToTensor() then
 Normalize(mean, std) would do to every image, and `batch_indices` gives exactly the
 batches a shuffled DataLoader would, without converting every image through PIL.
 """
+from pathlib import Path
+
 import torch
 
 from download import provision
+from errors import DataError
 from paths import DATA_DIR
 
 # Normalisation statistics, each dataset its own (mean, std of its training pixels).
@@ -18,12 +21,25 @@ FILES = {  # train split? -> (images, labels)
 }
 
 
+def read_idx(path, ndim):
+    """An IDX file of unsigned bytes (ndim dimensions) -> uint8 tensor, as torchvision's reader gives it.
+
+    Not torchvision's reader: importing torchvision.datasets imports torch._dynamo, about 2 s of
+    start-up for each script.  The format is a 4-byte magic number (0x08 = unsigned byte, then the
+    number of dimensions), one big-endian int32 per dimension, then the bytes.
+    """
+    data = Path(path).read_bytes()
+    if int.from_bytes(data[:4], "big") != 0x800 + ndim:
+        raise DataError(f"{path} is not an IDX file of {ndim}-d unsigned bytes; delete it to fetch it again")
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
+
+
 def load_split(name, train, data_dir=DATA_DIR, limit=None):
-    """(uint8 images (N, 28, 28), int64 labels (N,)) of one split, read with torchvision's IDX reader."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file
+    """(uint8 images (N, 28, 28), int64 labels (N,)) of one split."""
     raw = provision(name, data_dir)
     images_file, labels_file = FILES[bool(train)]
-    images, labels = read_image_file(str(raw / images_file)), read_label_file(str(raw / labels_file))
+    images, labels = read_idx(raw / images_file, 3), read_idx(raw / labels_file, 1).long()
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     return images, labels

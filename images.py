@@ -1,7 +1,8 @@
 """Image files of any kind, and photos of handwritten digits turned into MNIST-like inputs.
 
 * `open_image`, `read_rgb`, `read_gray`: any file PIL reads (RGB, RGBA with transparency,
-  16-bit, palette, EXIF-rotated phone photos), huge ones scaled down first.
+  16-bit, palette, EXIF-rotated phone photos), huge ones scaled down first; a path or, for
+  an upload held in memory, a binary file object.
 * `image_files`, `label_from_path`: the image files under a folder and the class each
   one's name or folder gives it.
 * `photo_to_mnist`: a photo of one handwritten digit -> 28x28, white ink on black, as
@@ -59,10 +60,15 @@ def label_from_path(path, folder, class_names):
 
 def open_image(path, max_side=MAX_SIDE):
     """Open any image file as PIL does, EXIF-rotated as a phone meant it, its longer side at most
-    `max_side` pixels; DataError if it is not a readable image."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no image file {path}")
+    `max_side` pixels; DataError if it is not a readable image.
+
+    `path` may also be a binary file object (an upload held in memory, `io.BytesIO`)."""
+    if hasattr(path, "read"):
+        name = "the image"
+    else:
+        path = name = Path(path)
+        if not path.is_file():
+            raise DataError(f"no image file {path}")
     try:
         img = Image.open(path)
         if max(img.size) > max_side:
@@ -74,7 +80,7 @@ def open_image(path, max_side=MAX_SIDE):
             img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))),
                              Image.Resampling.BOX)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: not a readable image ({first_line(e)})") from None
+        raise DataError(f"{name}: not a readable image ({first_line(e)})") from None
     return img
 
 

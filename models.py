@@ -42,11 +42,19 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, x):
-        x = F.relu(self.pool1(self.conv1(x)))  # (B, 1, 28, 28) -> (B, 10, 12, 12)
-        x = F.relu(self.pool2(self.dropout(self.conv2(x))))  # -> (B, 20, 4, 4)
+        return self.forward_maps(x)[0]
+
+    def forward_maps(self, x):
+        """(log-probabilities, {'conv1': (B, 10, 24, 24), 'conv2': (B, 20, 8, 8)}): the forward pass with the
+        convolutions' outputs kept.  Activation maps and Grad-CAM read them from here rather than through
+        hooks, which would change the shared module while other threads run it."""
+        c1 = self.conv1(x)  # (B, 1, 28, 28) -> (B, 10, 24, 24)
+        x = F.relu(self.pool1(c1))  # -> (B, 10, 12, 12)
+        c2 = self.conv2(x)  # -> (B, 20, 8, 8)
+        x = F.relu(self.pool2(self.dropout(c2)))  # -> (B, 20, 4, 4)
         x = torch.flatten(x, 1)  # (B, 20, 4, 4) -> (B, 320)
         x = F.relu(self.fc1(x))
-        return F.log_softmax(self.fc2(x), dim=1)
+        return F.log_softmax(self.fc2(x), dim=1), {"conv1": c1, "conv2": c2}
 
     def config(self):
         """The constructor arguments that rebuild this network."""

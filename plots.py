@@ -51,7 +51,9 @@ def save(fig, path, show=False):
     """Write `fig` to `path` atomically (folders made as needed); keep it open for show_windows if `show`."""
     path = Path(path)
     with files.atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
+        # PNG compression level 1: the same pixels, encoded about 4x faster than the default 6
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight",
+                    pil_kwargs={"compress_level": 1} if path.suffix.lower() == ".png" else None)
     if not show:
         plt.close(fig)
     return path
@@ -69,6 +71,7 @@ def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="
     fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.35 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
+        ax.set(xticks=[], yticks=[])  # hidden anyway; without them the tight bounding box is found faster
         if i >= n or images[i] is None:  # None: an empty cell, to keep rows aligned
             continue
         ax.imshow(np.asarray(images[i]), cmap=cmap, interpolation="none")

@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 import analysis
 import cli
@@ -23,6 +21,7 @@ import files
 import filters
 import plots
 import training
+from gradcam import grad_cam
 from models import load_checkpoint
 from paths import MNIST_MODEL
 
@@ -38,47 +37,6 @@ def parse_args(argv=None):
     p.add_argument("--test-limit", type=cli.positive_int, default=None,
                    help="use only the first N test digits for Grad-CAM and the errors (default: all 10000)")
     return p.parse_args(argv)
-
-
-# ---------------------------------------------------------------- Grad-CAM (beyond the report)
-
-def place_on_input(cam, size=28):
-    """Put an (8, 8) map over conv2's output grid onto the (28, 28) input it looked at.
-
-    conv2's unit (u, v) sees a 14x14 input window (conv1 5x5, pool 2, conv2 5x5) centred
-    on pixel 2u + 6.5: the 8x8 grid covers the central 16x16 pixels, in steps of 2.
-    Doubling the map and padding 6 pixels of zeros keeps each value over its window's
-    centre; stretching 8x8 over the whole 28x28 would shift everything outwards.
-    """
-    cam = np.asarray(cam, dtype=np.float32)
-    big = cv2.resize(cam, (2 * cam.shape[1], 2 * cam.shape[0]), interpolation=cv2.INTER_LINEAR)
-    pad = (size - big.shape[0]) // 2
-    return np.pad(big, pad)
-
-
-def grad_cam(model, x, classes):
-    """Grad-CAM maps over conv2 (Selvaraju et al. 2017) for images x (N, 1, 28, 28) and one class each.
-
-    Each of conv2's 20 feature maps is weighted by the mean gradient of the class's
-    log-probability with respect to it; the ReLU of the weighted sum, placed on the
-    input and scaled to [0, 1], shows where evidence for that class was found.
-    Returns float32 (N, 28, 28).
-    """
-    model.eval()
-    saved = {}
-    handle = model.conv2.register_forward_hook(lambda m, i, out: saved.update(a=out))
-    try:
-        with torch.enable_grad():
-            out = model(x)  # (N, 10) log-probabilities; saved["a"] = conv2's output (N, 20, 8, 8)
-            score = out.gather(1, torch.as_tensor(classes, device=out.device).view(-1, 1)).sum()
-            (grads,) = torch.autograd.grad(score, saved["a"])
-    finally:
-        handle.remove()
-    weights = grads.mean(dim=(2, 3), keepdim=True)  # (N, 20, 1, 1)
-    cams = F.relu((weights * saved["a"]).sum(1)).detach().cpu().numpy()  # (N, 8, 8)
-    maps = np.stack([place_on_input(c) for c in cams])
-    top = maps.reshape(len(maps), -1).max(1).reshape(-1, 1, 1)
-    return maps / np.maximum(top, 1e-12)
 
 
 def cam_examples(model, x, y, n=N_CAM):

@@ -250,9 +250,7 @@ def classify_letters(args, device):
     model, ckpt = load_checkpoint(args.model, made_by="task3_greek.py")
     classes = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     model = training.prepare(model, device)
-    transform = letters.greek_transform()
-    results, x, accuracy = classify.classify_folder(
-        model, args.classify, lambda path: letters.letter_to_input(path, transform), classes)
+    results, x, accuracy = classify.classify_folder(model, args.classify, classify.input_function("letter"), classes)
     for r in results:
         label = f" (label {r['label']})" if r["label"] else ""
         print(f"{r['file']}: {r['prediction']} (p={r['probability']:.2f}){label}")

@@ -1,8 +1,11 @@
 """datasets: normalisation as torchvision's transforms do it, batches as a shuffled DataLoader draws them."""
+import pytest
 import torch
 from PIL import Image
 
 import datasets
+import download
+from errors import DataError
 
 
 def test_normalize_matches_totensor_normalize():
@@ -27,3 +30,18 @@ def test_denormalize_inverts_normalize():
     images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
     back = datasets.denormalize(datasets.normalize(images, "FashionMNIST"), "FashionMNIST")
     assert abs(back * 255 - images.numpy()).max() < 1e-3
+
+
+@pytest.mark.integration
+def test_idx_reader_gives_what_torchvisions_gives():
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+    raw = download.provision("MNIST")
+    for images, labels in (datasets.FILES[True], datasets.FILES[False]):
+        assert torch.equal(datasets.read_idx(raw / images, 3), read_image_file(str(raw / images)))
+        assert torch.equal(datasets.read_idx(raw / labels, 1).long(), read_label_file(str(raw / labels)))
+
+
+def test_a_file_that_is_not_idx_is_one_error(tmp_path):
+    (tmp_path / "x").write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 8)
+    with pytest.raises(DataError, match="not an IDX file of 3-d"):
+        datasets.read_idx(tmp_path / "x", 3)

@@ -14,6 +14,7 @@ from torchvision.models import alexnet
 import datasets
 import ext_alexnet
 import filters
+import gradcam
 import paths
 import plots
 import task2_examine
@@ -108,7 +109,7 @@ def test_strongest_input_channel():
 def test_gradcam_map_sits_over_the_window_centre():
     cam = np.zeros((8, 8), np.float32)
     cam[1, 6] = 1.0  # conv2 unit (1, 6) sees input rows 2..15, columns 12..25: centre (8.5, 18.5)
-    placed = task2_examine.place_on_input(cam)
+    placed = gradcam.place_on_input(cam)
     assert placed.shape == (28, 28)
     ys, xs = np.nonzero(placed == placed.max())
     assert abs(ys.mean() - 8.5) <= 0.5 and abs(xs.mean() - 18.5) <= 0.5
@@ -117,7 +118,7 @@ def test_gradcam_map_sits_over_the_window_centre():
 def test_gradcam_maps_are_in_unit_range():
     torch.manual_seed(2)
     model = Net().eval()
-    maps = task2_examine.grad_cam(model, torch.randn(3, 1, 28, 28), [0, 4, 9])
+    maps = gradcam.grad_cam(model, torch.randn(3, 1, 28, 28), [0, 4, 9])
     assert maps.shape == (3, 28, 28) and np.isfinite(maps).all()
     assert maps.min() >= 0 and maps.max() <= 1 + 1e-6
 

@@ -1,0 +1,202 @@
+"""Benchmark: the live demo's server time per prediction, alone and with 8 concurrent clients.
+
+Starts demo.py's server on a free loopback port in a subprocess, twice in one run:
+  ours      models loaded once at start, as `python demo.py` serves them;
+  baseline  the naive server: the same, but the checkpoint is loaded again for every request.
+For each, posts drawings of the ten digits as the page sends them (280x280 PNG, black pen on white):
+  1. one client, --sequential predictions one after another;
+  2. --clients clients, each as a person drawing: it waits --pause seconds after an answer before its
+     next drawing (drawing a stroke takes longer), for --seconds (the baseline for --baseline-seconds);
+  3. ours only, a stress test: the same clients with no pause at all, for --stress-seconds.
+Each phase stops at --max-requests.
+Server time is the server's own (its Server-Timing header: body read, analysed, JSON encoded),
+so a waiting request counts in it; the round trip as the client saw it is printed too.
+
+Targets (issue 13): median server time <= 30 ms, p95 <= 100 ms with 8 clients for 60 s (phase 2), zero errors.
+Back to back (phase 3), 8 clients keep both cores busy and a request mostly waits for the one before.
+
+    python benchmarks/bench_demo.py                    # about 3 minutes
+    python benchmarks/bench_demo.py --seconds 10 --baseline-seconds 5 --sequential 50   # a quick look
+"""
+import argparse
+import http.client
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import demo  # noqa: E402
+import demo_models  # noqa: E402
+from handwriting import DIGITS  # noqa: E402
+from models import Net, save_checkpoint  # noqa: E402
+from paths import MNIST_MODEL  # noqa: E402
+
+TARGET_MEDIAN_MS, TARGET_P95_MS = 30.0, 100.0
+PAD, PEN = 280, 18  # the page's pad and pen width, in pixels (web/demo.js)
+
+
+class ReloadEveryRequest(dict):
+    """The baseline's models: looking one up loads its checkpoint from disk again."""
+
+    def __getitem__(self, model_id):
+        entry = super().__getitem__(model_id)
+        return demo_models.load_entry(entry.id, entry.path)
+
+
+def serve_baseline(models_dir):
+    """Run the naive server (the child process of the baseline measurement) until it is stopped."""
+    models, default = demo_models.find_models(models_dir)
+    server = demo.make_server(ReloadEveryRequest(models), default, "127.0.0.1", 0)
+    print(f"serving http://127.0.0.1:{server.server_address[1]}/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def drawings():
+    """PNG bytes of the ten digits drawn as pen strokes on the page's pad."""
+    pngs = []
+    for strokes in DIGITS.values():
+        img = Image.new("RGB", (PAD, PAD), "white")
+        draw = ImageDraw.Draw(img)
+        for stroke in strokes:  # the unit box -> the middle of the pad, as a person draws
+            draw.line([(40 + 200 * x, 40 + 200 * y) for x, y in stroke], fill="black", width=PEN, joint="curve")
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        pngs.append(buf.getvalue())
+    return pngs
+
+
+def start(command):
+    """Start a server subprocess; return (process, port) once it says where it listens."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    for line in proc.stdout:
+        if line.startswith("serving "):
+            return proc, int(line.split()[1].rstrip("/").rsplit(":", 1)[1])
+    raise SystemExit(f"the server did not start: {' '.join(command)}")
+
+
+def client(port, images, deadline, budget, out, pause):
+    """Post drawings over one keep-alive connection, `pause` s apart, until `deadline` or the shared `budget` runs out."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    k = 0
+    while time.perf_counter() < deadline and budget.acquire(blocking=False):
+        t0 = time.perf_counter()
+        try:
+            conn.request("POST", "/api/predict", body=images[k % len(images)], headers={"Content-Type": "image/png"})
+            r = conn.getresponse()
+            r.read()
+            timing = r.getheader("Server-Timing", "")
+            ok = r.status == 200 and "dur=" in timing
+            out.append((ok, float(timing.split("dur=")[1]) if ok else None, 1000 * (time.perf_counter() - t0)))
+        except (OSError, http.client.HTTPException):
+            out.append((False, None, 1000 * (time.perf_counter() - t0)))
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        k += 1
+        time.sleep(pause)
+    conn.close()
+
+
+def load(port, images, clients, seconds, max_requests, pause=0.0):
+    """Run `clients` client threads for `seconds`; return [(ok, server ms, round-trip ms)]."""
+    out, budget = [], threading.Semaphore(max_requests)
+    deadline = time.perf_counter() + seconds
+    threads = [threading.Thread(target=client, args=(port, images[k:] + images[:k], deadline, budget, out, pause))
+               for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def summary(name, results, seconds):
+    """One printed line, and (median, p95) of the server time."""
+    server = np.array([s for ok, s, _ in results if ok])
+    trip = np.array([t for ok, _, t in results if ok])
+    errors = sum(not ok for ok, _, _ in results)
+    med, p95 = (np.median(server), np.percentile(server, 95)) if len(server) else (float("nan"),) * 2
+    print(f"  {name:<34} {len(results):>6} requests ({len(results) / seconds:6.1f}/s), {errors} errors; "
+          f"server median {med:6.1f} ms, p95 {p95:6.1f} ms; round trip median {np.median(trip):6.1f} ms")
+    return med, p95, errors
+
+
+def measure(label, command, images, args, seconds, stress=0.0):
+    """The phases against one server; returns the summaries of phases 1 and 2."""
+    proc, port = start(command)
+    try:
+        print(f"{label}:")
+        load(port, images, 1, 5, 20)  # warm-up: first requests pay for lazy imports
+        t0 = time.perf_counter()
+        alone = load(port, images, 1, seconds, args.sequential)
+        one = summary(f"1 client, {args.sequential} in a row", alone, time.perf_counter() - t0)
+        busy = load(port, images, args.clients, seconds, args.max_requests, args.pause)
+        many = summary(f"{args.clients} clients, {args.pause:g} s pauses, {seconds:g} s", busy, seconds)
+        if stress:
+            summary(f"{args.clients} clients back to back, {stress:g} s",
+                    load(port, images, args.clients, stress, args.max_requests), stress)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return one, many
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=None,
+                   help="checkpoint to serve (default: outputs/task1/model.pth if there, else an untrained Net: "
+                        "the time does not depend on the weights)")
+    p.add_argument("--clients", type=int, default=8, help="concurrent clients (default: 8)")
+    p.add_argument("--seconds", type=float, default=60, help="seconds of the concurrent phase (default: 60)")
+    p.add_argument("--baseline-seconds", type=float, default=20,
+                   help="seconds of the baseline's concurrent phase (default: 20)")
+    p.add_argument("--pause", type=float, default=0.25,
+                   help="seconds a client waits after an answer, as a person drawing the next stroke (default: 0.25)")
+    p.add_argument("--stress-seconds", type=float, default=30,
+                   help="seconds of ours with no pauses, 0 to skip (default: 30)")
+    p.add_argument("--sequential", type=int, default=200, help="predictions of the one-client phase (default: 200)")
+    p.add_argument("--max-requests", type=int, default=50000, help="at most this many per phase (default: 50000)")
+    p.add_argument("--serve-baseline", type=Path, default=None, help=argparse.SUPPRESS)  # the baseline's child
+    args = p.parse_args()
+    if args.serve_baseline:
+        return serve_baseline(args.serve_baseline)
+    print(f"torch {torch.__version__}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "task1").mkdir()
+        model = args.model or (MNIST_MODEL if MNIST_MODEL.is_file() else None)
+        if model:
+            shutil.copy(model, Path(tmp) / "task1" / "model.pth")
+        else:
+            save_checkpoint(Net(), Path(tmp) / "task1" / "model.pth", class_names=[str(d) for d in range(10)])
+        print(f"model: {model or 'an untrained Net'}")
+        images = drawings()
+        ours = measure("ours (models loaded once)", [sys.executable, "demo.py", "--models-dir", tmp, "--port", "0"],
+                       images, args, args.seconds, args.stress_seconds)
+        base = measure("baseline (checkpoint reloaded per request)",
+                       [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", tmp], images, args,
+                       args.baseline_seconds)
+    (med1, _, errors1), (med, p95, errors) = ours
+    print(f"median server time, 1 client: {med1:.1f} ms vs baseline {base[0][0]:.1f} ms "
+          f"({base[0][0] / med1:.1f}x); {args.clients} clients: median {med:.1f} ms vs {base[1][0]:.1f} ms, "
+          f"p95 {p95:.1f} ms vs {base[1][1]:.1f} ms")
+    ok = max(med1, med) <= TARGET_MEDIAN_MS and p95 <= TARGET_P95_MS and errors1 + errors == 0
+    print(f"targets (median <= {TARGET_MEDIAN_MS:g} ms, p95 <= {TARGET_P95_MS:g} ms with {args.clients} clients "
+          f"pausing {args.pause:g} s, no errors): {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The live demo's models, and what a network sees and thinks of one image; the HTTP side is demo.py.
+
+* `find_models`: the saved models under outputs/*/model.pth (and --model FILE), each with an id,
+  the class names its checkpoint carries and the preprocessing it was trained for.
+* `analyse`: image bytes -> everything the page shows: the 28x28 input as the network sees it,
+  the class probabilities, conv1's and conv2's outputs and a Grad-CAM map, as JSON-ready lists.
+
+Safe to call from many threads at once: each model is loaded once, put in eval mode and its
+parameters frozen; a request never writes to it (no hooks, no `.grad`: see gradcam.py).
+"""
+import io
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+import classify
+import datasets
+import gradcam
+from errors import DataError, UserError, first_line
+from models import load_checkpoint
+from paths import MODEL_NAME, OUT_DIR
+
+# Below this top probability the page says "not sure": the other classes together are then at least as likely.
+NOT_SURE = 0.5
+# Refuse images with more pixels than this before decoding them: a small compressed file can hold a huge
+# blank image that would take seconds and gigabytes to decode.  A 48-megapixel phone photo fits.
+MAX_PIXELS = 64_000_000
+DECIMALS = 3  # values sent to the page: the maps are drawn in 8-bit colour, so 3 decimals lose nothing seen
+
+
+class UnknownModel(UserError):
+    """A request named a model the server does not hold."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One servable model: `id` is what the API and the page call it; `kind` is 'digit' or 'letter'."""
+    id: str
+    path: Path
+    model: torch.nn.Module
+    class_names: tuple
+    kind: str
+    to_input: Callable
+
+    def describe(self):
+        return {"id": self.id, "file": str(self.path), "classes": list(self.class_names), "input": self.kind}
+
+
+def load_entry(model_id, path):
+    """Load the checkpoint at `path` for serving: eval mode, parameters frozen (CheckpointError if unusable)."""
+    model, ckpt = load_checkpoint(path, made_by="task1_train_mnist.py")
+    model.requires_grad_(False)  # no request can accumulate gradients into the shared weights
+    names = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
+    kind = classify.input_kind(ckpt)
+    return Entry(model_id, Path(path), model, tuple(names), kind, classify.input_function(kind))
+
+
+def _model_id(path, models_dir, taken):
+    """outputs/task1/model.pth -> 'task1'; another file -> its folder's or its own name; unique among `taken`."""
+    path = Path(path)
+    base = path.parent.name if path.name == MODEL_NAME else path.stem
+    model_id, n = base or "model", 2
+    while model_id in taken:
+        model_id, n = f"{base}-{n}", n + 1
+    return model_id
+
+
+def find_models(models_dir=OUT_DIR, model_file=None):
+    """(entries by id, default id): every loadable DIR/*/model.pth, plus `model_file`, which is the default.
+
+    A file under DIR that does not load (another architecture, a half-copied file) is skipped with a
+    warning; `model_file` that does not load is an error, as is finding no model at all.
+    """
+    entries, default = {}, None
+    if model_file is not None:
+        entry = load_entry(_model_id(model_file, models_dir, entries), model_file)
+        entries[entry.id], default = entry, entry.id
+    for path in sorted(Path(models_dir).glob(f"*/{MODEL_NAME}")):
+        if model_file is not None and path.resolve() == Path(model_file).resolve():
+            continue
+        try:
+            entry = load_entry(_model_id(path, models_dir, entries), path)
+        except UserError as e:
+            warnings.warn(f"skipping {path}: {e}")
+            continue
+        entries[entry.id] = entry
+    if not entries:
+        raise DataError(f"no saved models under {models_dir}/*/{MODEL_NAME}: "
+                        "run `python task1_train_mnist.py` first, or pass --model FILE")
+    return entries, default or ("task1" if "task1" in entries else next(iter(entries)))
+
+
+def check_image(data):
+    """DataError unless `data` is an image PIL can read, of at most MAX_PIXELS (only its header is read)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except UnidentifiedImageError:
+        raise DataError("not an image file (PNG, JPEG, ... as PIL reads)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"not a readable image ({first_line(e)})") from None
+    if width * height > MAX_PIXELS:
+        raise DataError(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels")
+
+
+def _rounded(t):
+    return np.round(np.asarray(t, dtype=np.float64), DECIMALS).tolist()
+
+
+def analyse(entry, data):
+    """Image bytes -> what `entry`'s network sees and thinks, as a JSON-ready dict (DataError for a bad image).
+
+    input: 28x28 in [0, 1], white ink on black, as the network sees it; probabilities per class;
+    conv1 (10, 24, 24) and conv2 (20, 8, 8): the raw convolution outputs; gradcam: 28x28 in [0, 1]
+    for the predicted class; not_sure when the top probability is below NOT_SURE.
+    """
+    t0 = time.perf_counter()
+    check_image(data)
+    x = entry.to_input(io.BytesIO(data))[None]  # (1, 1, 28, 28), normalised as in training
+    log_p, acts, cams = gradcam.explain(entry.model, x)
+    prob = log_p.exp()[0]
+    top = int(prob.argmax())
+    return {
+        "model": entry.id, "classes": list(entry.class_names), "probabilities": _rounded(prob),
+        "prediction": entry.class_names[top], "top_probability": round(float(prob[top]), DECIMALS),
+        "not_sure": bool(prob[top] < NOT_SURE), "input": _rounded(datasets.denormalize(x)[0]),
+        "conv1": _rounded(acts["conv1"][0]), "conv2": _rounded(acts["conv2"][0]), "gradcam": _rounded(cams[0]),
+        "analyse_ms": round(1000 * (time.perf_counter() - t0), 2),
+    }

@@ -1,0 +1,157 @@
+"""The demo's page in a real browser: headless Chromium driven through chromedriver by selenium.
+
+Draws a digit stroke by stroke with pointer events, reads the prediction the page shows and checks it
+against the API, undoes a stroke, switches the model, uploads an oversized file, and writes a
+screenshot to outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is
+missing (CI's .ci/run installs them).  The models are made by the tests (conftest.demo_models_dir).
+"""
+import base64
+import os
+import shutil
+import signal
+
+import pytest
+
+from paths import DATA_DIR, OUT_DIR
+from conftest import GREEK, call, start_server
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements.txt)")
+from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
+from selenium.webdriver.common.actions.interaction import POINTER_MOUSE, POINTER_PEN  # noqa: E402
+from selenium.webdriver.common.actions.pointer_input import PointerInput  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)")
+# Without these Chromium tries to reach Google's hosts (updates, sync, field trials), which is refused here.
+QUIET_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage", "--window-size=1100,1000"]
+WAIT = 60  # seconds: the shared CI cores can be slow, but never this slow
+SCREENSHOT = OUT_DIR / "demo" / "screenshot.png"
+DIGITS_DIR = DATA_DIR / "handwritten_digits"  # the committed stand-in photos
+# Two strokes of a 7 in pad pixels (the pad is 280x280): the bar, then the stem.
+SEVEN = [[(80, 60), (140, 58), (200, 60)], [(200, 60), (165, 140), (130, 230)]]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for drivers on the internet
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in QUIET_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def page(demo_models_dir, browser):
+    proc, url = start_server(demo_models_dir)
+    browser.get(url)
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready")
+    yield url, browser
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+
+
+def wait_for(driver, condition):
+    return WebDriverWait(driver, WAIT).until(condition)
+
+
+def answers(driver):
+    return int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-answers") or 0)
+
+
+def draw_stroke(driver, points, kind=POINTER_MOUSE):
+    """One stroke with pointer events: down at the first point, moves through the rest, up; waits for the answer."""
+    before = answers(driver)
+    pad = driver.find_element(By.ID, "pad")
+    actions = ActionBuilder(driver, mouse=PointerInput(kind, kind))
+    left, top = pad.rect["x"], pad.rect["y"]
+    actions.pointer_action.move_to_location(int(left + points[0][0]), int(top + points[0][1])).pointer_down()
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for t in (0.25, 0.5, 0.75, 1.0):  # several samples per segment, as a hand gives
+            actions.pointer_action.move_to_location(int(left + x0 + t * (x1 - x0)), int(top + y0 + t * (y1 - y0)))
+    actions.pointer_action.pointer_up()
+    actions.perform()
+    wait_for(driver, lambda d: answers(d) > before)
+
+
+def shown(driver):
+    """(prediction, verdict, the probabilities in the bars) as the page shows them."""
+    bars = [float(e.text.rstrip(" %")) / 100 for e in driver.find_elements(By.CSS_SELECTOR, "#bars .p")]
+    return driver.find_element(By.ID, "prediction").text, driver.find_element(By.ID, "verdict").text, bars
+
+
+def pad_png(driver):
+    data_url = driver.execute_script("return document.getElementById('pad').toDataURL('image/png');")
+    return base64.b64decode(data_url.split(",", 1)[1])
+
+
+def ink_in(driver, canvas_id):
+    """Sum of the red channel over a canvas: 0 for a black (empty) input view."""
+    return driver.execute_script(
+        f"const c = document.getElementById('{canvas_id}');"
+        "return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 == 0)"
+        ".reduce((a, b) => a + b, 0);")
+
+
+def test_drawing_shows_what_the_api_answers(page):
+    url, driver = page
+    draw_stroke(driver, SEVEN[0], POINTER_MOUSE)
+    assert driver.find_element(By.ID, "strokes").text == "1 stroke"
+    draw_stroke(driver, SEVEN[1], POINTER_PEN)  # a pen's pointer events draw too
+    assert driver.find_element(By.ID, "strokes").text == "2 strokes"
+    prediction, verdict, bars = shown(driver)
+    status, api = call(url, "api/predict?model=task1", pad_png(driver))  # the same pad, asked directly
+    assert status == 200 and prediction == api["prediction"]
+    assert bars == pytest.approx(api["probabilities"], abs=0.001)
+    assert (verdict.startswith("not sure")) == api["not_sure"]
+    assert ink_in(driver, "input") > 0 and ink_in(driver, "gradcam") > 0
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#conv1 canvas")) == 10
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#conv2 canvas")) == 20
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(SCREENSHOT))
+
+
+def test_undo_and_model_switch(page):
+    url, driver = page
+    before = answers(driver)
+    driver.find_element(By.ID, "undo").click()
+    wait_for(driver, lambda d: answers(d) > before)
+    assert driver.find_element(By.ID, "strokes").text == "1 stroke"
+    before = answers(driver)
+    Select(driver.find_element(By.ID, "model")).select_by_value("task3")
+    wait_for(driver, lambda d: answers(d) > before)
+    prediction, _, bars = shown(driver)
+    assert prediction in GREEK and len(bars) == len(GREEK)
+    assert "alpha" in driver.find_element(By.ID, "hint").text
+
+
+def test_a_photo_upload_is_predicted_and_shown_on_the_pad(page):
+    url, driver = page
+    Select(driver.find_element(By.ID, "model")).select_by_value("task1")
+    before = answers(driver)
+    driver.find_element(By.ID, "upload").send_keys(str(DIGITS_DIR / "7.png"))
+    wait_for(driver, lambda d: d.find_element(By.ID, "strokes").text == "0 strokes" and answers(d) > before)
+    status, api = call(url, "api/predict?model=task1", (DIGITS_DIR / "7.png").read_bytes())  # the file itself
+    assert status == 200 and shown(driver)[0] == api["prediction"]
+    assert ink_in(driver, "input") > 0
+
+
+def test_oversized_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
+    url, driver = page
+    big = tmp_path / "big.png"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    driver.find_element(By.ID, "upload").send_keys(str(big))
+    error = driver.find_element(By.ID, "error")
+    wait_for(driver, lambda d: error.is_displayed())
+    assert "limit is 5 MB" in error.text and "413" in error.text
+    before = answers(driver)
+    draw_stroke(driver, SEVEN[1])  # the page still works, and the error goes away
+    assert not error.is_displayed() and answers(driver) == before + 1

@@ -1,0 +1,206 @@
+// Draw a digit: the page's side of demo.py. Strokes are kept as point lists so that "undo" can redraw
+// the rest; after each stroke the pad (or an uploaded photo, as sent) goes to POST /api/predict.
+"use strict";
+
+const PEN_WIDTH = 18;        // pad pixels: on the 280-pixel pad about MNIST's stroke at 28 pixels
+const PAPER = "#ffffff", INK = "#000000";
+const pad = document.getElementById("pad");
+const ctx = pad.getContext("2d");
+const $ = (id) => document.getElementById(id);
+
+let strokes = [];            // [[{x, y}, ...], ...], in pad pixels
+let current = null;          // the stroke being drawn
+let photo = null;            // {file, bitmap} of an uploaded photo, drawn under the strokes
+let models = [];
+let sent = 0;                // requests sent; answers to older ones are dropped
+
+function padPoint(event) {
+  const r = pad.getBoundingClientRect();
+  return { x: (event.clientX - r.left) * pad.width / r.width, y: (event.clientY - r.top) * pad.height / r.height };
+}
+
+function redraw() {
+  ctx.fillStyle = PAPER;
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  if (photo) {  // fit the photo inside the pad, aspect kept
+    const s = Math.min(pad.width / photo.bitmap.width, pad.height / photo.bitmap.height);
+    const w = photo.bitmap.width * s, h = photo.bitmap.height * s;
+    ctx.drawImage(photo.bitmap, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
+  }
+  ctx.strokeStyle = INK; ctx.lineWidth = PEN_WIDTH; ctx.lineCap = "round"; ctx.lineJoin = "round";
+  for (const stroke of strokes.concat(current ? [current] : [])) {
+    ctx.beginPath();
+    ctx.moveTo(stroke[0].x, stroke[0].y);
+    for (const p of stroke) ctx.lineTo(p.x, p.y);
+    if (stroke.length === 1) ctx.lineTo(stroke[0].x + 0.1, stroke[0].y);  // a dot
+    ctx.stroke();
+  }
+  $("strokes").textContent = `${strokes.length} stroke${strokes.length === 1 ? "" : "s"}`;
+}
+
+// ---- pointer events: one code path for mouse, pen and finger
+pad.addEventListener("pointerdown", (e) => {
+  if (e.button !== 0) return;
+  pad.setPointerCapture(e.pointerId);
+  current = [padPoint(e)];
+  redraw();
+});
+pad.addEventListener("pointermove", (e) => {
+  if (!current) return;
+  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];  // every sample of a fast pen
+  for (const c of (events.length ? events : [e])) current.push(padPoint(c));
+  redraw();
+});
+function endStroke() {
+  if (!current) return;
+  strokes.push(current);
+  current = null;
+  redraw();
+  predict();
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+$("undo").addEventListener("click", () => { strokes.pop(); redraw(); predict(); });
+$("clear").addEventListener("click", () => { strokes = []; photo = null; redraw(); predict(); });
+$("model").addEventListener("change", () => { showHint(); predict(); });
+
+// ---- photos: chosen or dropped; sent as the file itself, so the server's photo pipeline sees every pixel
+$("upload").addEventListener("change", (e) => { if (e.target.files[0]) usePhoto(e.target.files[0]); e.target.value = ""; });
+pad.addEventListener("dragover", (e) => e.preventDefault());
+pad.addEventListener("drop", (e) => { e.preventDefault(); if (e.dataTransfer.files[0]) usePhoto(e.dataTransfer.files[0]); });
+
+async function usePhoto(file) {
+  const answer = await send(file);
+  if (!answer) return;  // refused: the error is shown and the pad keeps what it had
+  let bitmap = null;
+  try { bitmap = await createImageBitmap(file); } catch (err) { /* a format the browser cannot show */ }
+  photo = bitmap ? { file, bitmap } : null;
+  strokes = [];
+  redraw();
+}
+
+// ---- the server
+function showError(message) {
+  $("error").textContent = message || "";
+  $("error").hidden = !message;
+  document.body.dataset.state = message ? "error" : "ready";
+}
+
+function selectedModel() { return models.find((m) => m.id === $("model").value); }
+
+function showHint() {
+  const m = selectedModel();
+  $("hint").textContent = m ? (m.input === "letter"
+    ? `draw one of: ${m.classes.join(", ")}, centred and large` : "draw one digit, 0-9") : "";
+}
+
+function blank() {
+  $("prediction").textContent = "–"; $("verdict").textContent = "";
+  for (const id of ["bars", "conv1", "conv2"]) $(id).replaceChildren();
+  for (const id of ["input", "gradcam"]) $(id).getContext("2d").clearRect(0, 0, 28, 28);
+}
+
+function predict() {
+  if (!strokes.length && !photo) { sent++; blank(); showError(""); return; }
+  if (photo && !strokes.length) { send(photo.file); return; }
+  pad.toBlob((blob) => send(blob), "image/png");
+}
+
+async function send(body) {
+  const mine = ++sent;
+  document.body.dataset.state = "busy";
+  let response, answer;
+  try {
+    response = await fetch(`api/predict?model=${encodeURIComponent($("model").value)}`, { method: "POST", body });
+    answer = await response.json();
+  } catch (err) {
+    if (mine === sent) showError(`no answer from the server (${err.message}); is demo.py still running?`);
+    return null;
+  }
+  if (mine !== sent) return null;  // a newer drawing is on its way
+  if (!response.ok) { showError(`${answer.error || response.statusText} (HTTP ${response.status})`); return null; }
+  showError("");
+  show(answer);
+  document.body.dataset.answers = String(Number(document.body.dataset.answers || 0) + 1);
+  return answer;
+}
+
+// ---- what it sees and thinks
+function show(a) {
+  $("prediction").textContent = a.prediction;
+  $("verdict").textContent = a.not_sure ? `not sure (${Math.round(100 * a.top_probability)} %)` : "";
+  const bars = $("bars");
+  bars.replaceChildren();
+  const top = a.probabilities.indexOf(Math.max(...a.probabilities));
+  a.classes.forEach((name, k) => {
+    const p = a.probabilities[k];
+    const bar = document.createElement("div");
+    bar.className = k === top ? "bar top" : "bar";
+    bar.style.width = `${100 * p}%`;
+    const cell = document.createElement("div");
+    cell.append(bar);
+    bars.append(text("span", name), cell, text("span", `${(100 * p).toFixed(1)} %`, "p"));
+  });
+  paint($("input"), a.input, grey);
+  paint($("gradcam"), a.input, (v, y, x) => heat(v, a.gradcam[y][x]));
+  mapGrid($("conv1"), a.conv1);
+  mapGrid($("conv2"), a.conv2);
+}
+
+function text(tag, content, cls) {
+  const el = document.createElement(tag);
+  el.textContent = content;
+  if (cls) el.className = cls;
+  return el;
+}
+
+function paint(canvas, rows, colour) {
+  const h = rows.length, w = rows[0].length;
+  canvas.width = w; canvas.height = h;
+  const c = canvas.getContext("2d"), img = c.createImageData(w, h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) img.data.set([...colour(rows[y][x], y, x), 255], 4 * (y * w + x));
+  c.putImageData(img, 0, 0);
+}
+
+const grey = (v) => { const g = Math.round(255 * v); return [g, g, g]; };
+// The input in grey with the Grad-CAM map laid over it in red-yellow, stronger where the map is.
+function heat(v, m) {
+  const g = 255 * v * (1 - 0.6 * m);
+  return [Math.round(g + 255 * m * 0.9), Math.round(g + 200 * m * m), Math.round(g)];
+}
+
+// One canvas per filter; each map on its own symmetric scale: white 0, red positive, blue negative.
+function mapGrid(container, maps) {
+  container.replaceChildren();
+  for (const map of maps) {
+    const scale = Math.max(1e-6, ...map.map((row) => Math.max(...row.map(Math.abs))));
+    const canvas = document.createElement("canvas");
+    paint(canvas, map, (v) => {
+      const t = Math.min(1, Math.abs(v) / scale), o = Math.round(255 * (1 - t));
+      return v >= 0 ? [255, o, o] : [o, o, 255];
+    });
+    container.append(canvas);
+  }
+}
+
+// ---- start: list the models
+async function start() {
+  try {
+    const info = await (await fetch("api/models")).json();
+    models = info.models;
+    for (const m of models) {
+      const name = m.classes.length === 10 && m.input === "digit" ? "digits 0-9" : m.classes.join(", ");
+      const option = text("option", `${m.id}: ${name}`);
+      option.value = m.id;
+      $("model").append(option);
+    }
+    $("model").value = info.default;
+    showHint();
+    redraw();
+    document.body.dataset.state = "ready";
+  } catch (err) {
+    showError(`cannot list the models (${err.message})`);
+  }
+}
+start();
