@@ -30,7 +30,7 @@ from paths import DATA_DIR, MNIST_MODEL, MODEL_NAME
 DIGITS_DIR = DATA_DIR / "handwritten_digits"
 CLASS_NAMES = classify.DIGITS
 RECIPE_CHOICES = ["report", "adamw-onecycle", "adamw-decay"]
-MAP_POINTS = 2000  # t-SNE: ~15 CPU-seconds for 2000 points (measured); all 10000 ~6 times that (N log N)
+MAP_POINTS = 2000  # t-SNE of 2000 points: ~10 CPU-seconds (measured); of all 10000 ~6 times that (N log N)
 
 
 def parse_args(argv=None):

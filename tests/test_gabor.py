@@ -111,7 +111,8 @@ def test_ext_gabor_quick_run(tmp_path):
                     "--out-dir", str(out), "--device", "cpu"])
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["runs"]) == 4 and m["summary"]["gabor"]["n"] == 2 and m["test_n"] == 300
-    assert all(r["accuracy"] > 0.3 for r in m["runs"])  # 32 SGD steps; a broken run stays near 0.1
+    # 32 SGD steps: the learned net is just leaving chance (0.1; ~0.2 measured), the Gabor net is faster (~0.5)
+    assert all(r["accuracy"] > (0.3 if r["conv1"] == "gabor" else 0.15) for r in m["runs"])
     assert m["filter2d_check"]["max_abs_diff"] < 1e-5 * m["filter2d_check"]["max_abs_output"]
     model, ckpt = load_checkpoint(out / "model.pth", num_classes=10)
     assert torch.equal(model.conv1.weight[:, 0], torch.as_tensor(ext_gabor.gabor_bank()[0]))
