@@ -303,8 +303,8 @@ def errors_section(out):
         if e:
             lines += _figure(out, step, "extra_embedding_map.png",
                              f"fc1's features of {what} ({e['points']} points, {e['misclassified']} misclassified "
-                             f"ringed) by PCA and t-SNE (perplexity {e['perplexity']:g}, random state "
-                             f"{e['random_state']}; t-SNE {e['seconds']['t-SNE']:.0f} s).")
+                             f"ringed) by PCA and t-SNE (perplexity {e['perplexity']:.3g}, random state "
+                             f"{e['random_state']}; t-SNE {e['seconds']['t-SNE']:.1f} s).")
     return lines
 
 

@@ -154,7 +154,7 @@ def embedding_map(model, x, y, n, out, show):
     maps, info = analysis.maps_2d(features)
     plots.embedding_map(maps, labels, CLASS_NAMES, out / "extra_embedding_map.png", marked=wrong, show=show,
                         title=f"fc1's {features.shape[1]} features of the first {n} MNIST test digits in 2-D "
-                              f"(t-SNE perplexity {info['perplexity']:g}, random state {info['random_state']})")
+                              f"(t-SNE perplexity {info['perplexity']:.3g}, random state {info['random_state']})")
     print(f"embedding map of {n} test digits ({int(wrong.sum())} misclassified): t-SNE "
           f"{info['seconds']['t-SNE']:.1f}s ({info['cpu_seconds']['t-SNE']:.1f}s CPU)")
     return {"points": n, "misclassified": int(wrong.sum()), **info}

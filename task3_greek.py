@@ -164,7 +164,7 @@ def letter_map(model, train, test, classes, out, show):
                         groups=[("training letters", ~is_test, "o"), ("test letters", is_test, "^")],
                         marked=wrong, marked_label="test, misclassified",
                         title=f"fc1's features of the Greek letters (frozen from MNIST) in 2-D "
-                              f"(t-SNE perplexity {info['perplexity']:g}, random state {info['random_state']})")
+                              f"(t-SNE perplexity {info['perplexity']:.3g}, random state {info['random_state']})")
     return {"points": len(labels), "test_points": int(is_test.sum()), "misclassified": int(wrong.sum()), **info}
 
 
