@@ -82,16 +82,20 @@ def paper(rng, height, width):
     return np.clip(tint[None, None, :] * (light + fibres)[..., None], 0, 1)
 
 
-def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62, *,
-           slant=(-0.3, 0.2), rotation=8.0, size=(0.8, 1.1), aspect=(0.8, 1.1), offset=0.08, jitter=0.022,
-           width_range=(0.018, 0.045), noise=0.012):
-    """Draw one glyph by hand: RGB uint8 (height, width, 3), dark ink on light paper.
+STYLE = dict(slant=(-0.3, 0.2), rotation=8.0, size=(0.8, 1.1), aspect=(0.8, 1.1), offset=0.08, jitter=0.022,
+             width_range=(0.018, 0.045))
+
+
+def pen_coverage(strokes, rng, height, width, stroke_width=None, box=0.62, *, slant=STYLE["slant"],
+                 rotation=STYLE["rotation"], size=STYLE["size"], aspect=STYLE["aspect"], offset=STYLE["offset"],
+                 jitter=STYLE["jitter"], width_range=STYLE["width_range"]):
+    """Ink coverage of one glyph drawn by hand: float32 (height, width) in [0, 1], anti-aliased.
 
     The keyword-only arguments are a hand's style, each the range a sample's value is drawn
     from: `slant` (shear; > 0 leans left), `rotation` (+- degrees), `size` (times `box`),
     `aspect` (width / height), `offset` (+- centre shift, fraction of the image), `jitter`
-    (std of each control point, unit box), `width_range` (pen width, fraction of the image
-    when `stroke_width` is not given) and `noise` (sensor noise std).
+    (std of each control point, unit box) and `width_range` (pen width, fraction of the
+    image's shorter side when `stroke_width`, in pixels, is not given).
     """
     ss = 4  # draw at 4x and shrink: anti-aliased edges like a camera's
     canvas = np.zeros((height * ss, width * ss), np.float32)  # ink coverage
@@ -117,10 +121,21 @@ def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box
             cv2.line(canvas, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), 1.0, thick,
                      lineType=cv2.LINE_AA)
     coverage = cv2.resize(np.clip(canvas, 0, 1), (width, height), interpolation=cv2.INTER_AREA)
-    coverage = cv2.GaussianBlur(coverage, (0, 0), 0.6)  # slight defocus
+    return cv2.GaussianBlur(coverage, (0, 0), 0.6)  # slight defocus
+
+
+def on_paper(coverage, rng, ink=None, noise=0.012):
+    """Ink `coverage` (H, W) laid on photographed paper: RGB uint8, with sensor noise of std `noise`."""
     ink = np.asarray(ink if ink is not None else rng.choice([(0.1, 0.1, 0.12), (0.08, 0.12, 0.35),
                                                                (0.15, 0.15, 0.15)]), float)
-    img = paper(rng, height, width)
+    img = paper(rng, *coverage.shape)
     img = img * (1 - coverage[..., None]) + ink[None, None, :] * coverage[..., None]
     img += rng.normal(0, noise, img.shape)  # sensor noise
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62, *, noise=0.012, **style):
+    """Draw one glyph by hand on paper (`pen_coverage`, then `on_paper`): RGB uint8 (height, width, 3),
+    dark ink on light paper.  `style` takes pen_coverage's keyword-only arguments."""
+    coverage = pen_coverage(strokes, rng, height, width, stroke_width, box, **style)
+    return on_paper(coverage, rng, ink, noise)
