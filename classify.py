@@ -10,20 +10,32 @@ import warnings
 import torch
 
 from errors import DataError, UserError
-from images import image_files, label_from_path
+import datasets
+from images import image_files, label_from_path, photo_to_mnist
 from training import predict
+
+
+def photo_input(path):
+    """A photo of one handwritten character -> the network's normalised input (1, 28, 28), as MNIST was made."""
+    return datasets.normalize(torch.from_numpy(photo_to_mnist(path) * 255.0)[None], "MNIST")[0]
+
+
+def prepare_files(paths, to_input):
+    """(usable paths, their inputs as a list) of `paths`; each unusable one is skipped with one warning line."""
+    usable, inputs = [], []
+    for path in paths:
+        try:
+            inputs.append(to_input(path))
+        except UserError as e:  # unreadable, no ink, ...: the rest is still worth using
+            warnings.warn(f"skipping {path.name}: {e}")
+            continue
+        usable.append(path)
+    return usable, inputs
 
 
 def prepare_folder(folder, to_input):
     """(paths, inputs (N, 1, 28, 28)) of the usable images under `folder`; unusable ones are skipped, warned."""
-    paths, inputs = [], []
-    for path in image_files(folder):
-        try:
-            inputs.append(to_input(path))
-        except UserError as e:  # unreadable, no ink, ...: the rest of the folder is still worth classifying
-            warnings.warn(f"skipping {path.name}: {e}")
-            continue
-        paths.append(path)
+    paths, inputs = prepare_files(image_files(folder), to_input)
     if not paths:
         raise DataError(f"no usable images in {folder}: add image files (e.g. 7.png, or beta/1.png)")
     return paths, torch.stack(inputs)

@@ -67,11 +67,10 @@ def open_image(path, max_side=MAX_SIDE):
     if not path.is_file():
         raise DataError(f"no image file {path}")
     try:
-        img = Image.open(path)
-        if max(img.size) > max_side:
-            img.draft(img.mode, (img.size[0] * max_side // max(img.size), img.size[1] * max_side // max(img.size)))
-        img = ImageOps.exif_transpose(img)
-        img.load()
+        with Image.open(path) as src:  # closed at once: a multi-frame file (GIF) would otherwise stay open
+            if max(src.size) > max_side:
+                src.draft(src.mode, (src.size[0] * max_side // max(src.size), src.size[1] * max_side // max(src.size)))
+            img = ImageOps.exif_transpose(src)  # a loaded copy, rotated where EXIF says so
         if max(img.size) > max_side:
             scale = max_side / max(img.size)
             img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))),
@@ -120,7 +119,7 @@ def read_gray(path):
     return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
 
 
-def _ink_map(gray):
+def ink_map(gray):
     """Luminance -> ink strength in [0, 1] (ink bright, paper 0), with uneven lighting removed."""
     h, w = gray.shape
     # The ink is the minority of pixels far from the paper's (median) brightness: on which side are they?
@@ -164,7 +163,7 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     gray = read_gray(path_or_gray) if not isinstance(path_or_gray, np.ndarray) else path_or_gray.astype(np.float32)
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
-    ink, mask = _ink_map(gray)
+    ink, mask = ink_map(gray)
     ys, xs = np.nonzero(mask)
     ink = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     mask = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8)

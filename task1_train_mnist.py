@@ -121,14 +121,9 @@ def use_reloaded(model, test_u8, test, out, show):
     return final, correct10
 
 
-def photo_input(path):
-    """A photo of a digit -> the network's normalised input (1, 28, 28)."""
-    return datasets.normalize(torch.from_numpy(images.photo_to_mnist(path) * 255.0)[None], "MNIST")[0]
-
-
 def classify_photos(model, folder, out, show):
     """Part G: photos as taken (Fig 4) and as the network sees them, with its predictions (Fig 8)."""
-    results, x, accuracy = classify.classify_folder(model, folder, photo_input, CLASS_NAMES)
+    results, x, accuracy = classify.classify_folder(model, folder, classify.photo_input, CLASS_NAMES)
     names = [r["file"] for r in results]
     photos = [np.asarray(images.read_rgb(folder / name)) for name in names]
     plots.image_grid(photos, names, out / "fig04_handwritten_photos.png", cols=min(5, len(photos)),
