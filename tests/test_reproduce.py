@@ -27,6 +27,7 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
     assert table.count("\n") >= 10 and "9799/10000" in table
     assert re.search(r"MNIST test accuracy .*\| \d+/1000 \(\d+\.\d\d %\)", table)
     assert "Python 3" in report and "torch 2" in report
+    assert "`--pipeline course`" in report  # it says which letter pipeline reproduces the report
 
 
 def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ COURSE_HANDS = {
 # drawn from.  Image sides and letter sizes span the real scans and screenshots (78-256 px, the
 # letter filling a third of the image to all of it); pens span 1 % (fine pen) to 12 % (marker) of
 # the letter's size, drawn log-uniformly so that every order of magnitude is as common.
-WRITERS = {"train": {"seed": 31, "writers": 27, "per_writer": 2},
+WRITERS = {"train": {"seed": 31, "writers": 36, "per_writer": 2},
            "test": {"seed": 977, "writers": 6, "per_writer": 3}}
 SIDE = (72, 200)
 LETTER_FILL = (0.45, 1.0)
