@@ -1,7 +1,8 @@
 """Classify a folder of one's own images with a trained network, and score it where labels are known.
 
 Used by Task 1 part G (photos of digits) and `task3_greek.py --classify` (letters): each
-image file under the folder goes through the task's own preprocessing (`to_input`), a
+image file under the folder goes through the task's own preprocessing (`to_input`; for
+photos of one handwritten character, `photo_input`, shared by digits and letters), a
 file that cannot be read or holds no ink is skipped with one warning line, and a file
 whose folder or name gives its class (`images.label_from_path`) is scored.
 """
@@ -9,8 +10,8 @@ import warnings
 
 import torch
 
-from errors import DataError, UserError
 import datasets
+from errors import DataError, UserError
 from images import image_files, label_from_path, photo_to_mnist
 from training import predict
 

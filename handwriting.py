@@ -55,8 +55,8 @@ GREEK = {
                 [(0.62, 0.5), (0.36, 0.54), (0.18, 0.7), (0.3, 0.9), (0.56, 0.94), (0.82, 0.82)]],
 }
 
-# Many writers' shapes of each lowercase Greek letter, as a list of skeletons per letter (the first is
-# GREEK's).  A writer uses one of them for a letter; together they cover the common ways of writing it.
+# Many writers' shapes of each lowercase Greek letter, a list of skeletons per letter (most lists begin
+# with GREEK's).  A writer uses one of them for a letter; together they cover the common ways of writing it.
 GREEK_SHAPES = {
     "alpha": [
         GREEK["alpha"],
