@@ -1,7 +1,8 @@
 """Classify a folder of one's own images with a trained network, and score it where labels are known.
 
 Used by Task 1 part G (photos of digits) and `task3_greek.py --classify` (letters): each
-image file under the folder goes through the task's own preprocessing (`to_input`), a
+image file under the folder goes through the task's own preprocessing (`to_input`; for
+photos of one handwritten character, `photo_input`, shared by digits and letters), a
 file that cannot be read or holds no ink is skipped with one warning line, and a file
 whose folder or name gives its class (`images.label_from_path`) is scored.
 """
@@ -10,7 +11,6 @@ import warnings
 import torch
 
 import datasets
-import letters
 from errors import DataError, UserError
 from images import image_files, label_from_path, photo_to_mnist
 from training import predict
@@ -18,41 +18,27 @@ from training import predict
 DIGITS = [str(d) for d in range(10)]
 
 
-def digit_input(source):
-    """A photo of one digit (a path, or a binary file object) -> the network's normalised input (1, 28, 28).
-
-    Task 1 part G's pipeline (images.photo_to_mnist), then MNIST's normalisation.
-    """
-    return datasets.normalize(torch.from_numpy(photo_to_mnist(source) * 255.0)[None], "MNIST")[0]
+def photo_input(path):
+    """A photo of one handwritten character -> the network's normalised input (1, 28, 28), as MNIST was made."""
+    return datasets.normalize(torch.from_numpy(photo_to_mnist(path) * 255.0)[None], "MNIST")[0]
 
 
-def input_kind(ckpt):
-    """'letter' for a network trained on Greek letters (Task 3's GreekTransform inputs), else 'digit'.
-
-    Task 3 tags its checkpoints; a bare state_dict is a digit network if it has the ten digit classes.
-    """
-    names = ckpt.get("class_names") or [str(i) for i in range(ckpt["model_args"]["num_classes"])]
-    return "letter" if ckpt.get("task") == "task3" or list(names) != DIGITS else "digit"
-
-
-def input_function(kind):
-    """The preprocessing of an input kind: image (path or file object) -> normalised (1, 28, 28)."""
-    if kind == "digit":
-        return digit_input
-    transform = letters.greek_transform()
-    return lambda source: letters.letter_to_input(source, transform)
+def prepare_files(paths, to_input):
+    """(usable paths, their inputs as a list) of `paths`; each unusable one is skipped with one warning line."""
+    usable, inputs = [], []
+    for path in paths:
+        try:
+            inputs.append(to_input(path))
+        except UserError as e:  # unreadable, no ink, ...: the rest is still worth using
+            warnings.warn(f"skipping {path.name}: {e}")
+            continue
+        usable.append(path)
+    return usable, inputs
 
 
 def prepare_folder(folder, to_input):
     """(paths, inputs (N, 1, 28, 28)) of the usable images under `folder`; unusable ones are skipped, warned."""
-    paths, inputs = [], []
-    for path in image_files(folder):
-        try:
-            inputs.append(to_input(path))
-        except UserError as e:  # unreadable, no ink, ...: the rest of the folder is still worth classifying
-            warnings.warn(f"skipping {path.name}: {e}")
-            continue
-        paths.append(path)
+    paths, inputs = prepare_files(image_files(folder), to_input)
     if not paths:
         raise DataError(f"no usable images in {folder}: add image files (e.g. 7.png, or beta/1.png)")
     return paths, torch.stack(inputs)

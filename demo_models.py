@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 import classify
 import datasets
 import gradcam
+import letters
 from errors import DataError, UserError, first_line
 from models import load_checkpoint
 from paths import MODEL_NAME, OUT_DIR
@@ -57,8 +58,24 @@ def load_entry(model_id, path):
     model, ckpt = load_checkpoint(path, made_by="task1_train_mnist.py")
     model.requires_grad_(False)  # no request can accumulate gradients into the shared weights
     names = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
-    kind = classify.input_kind(ckpt)
-    return Entry(model_id, Path(path), model, tuple(names), kind, classify.input_function(kind))
+    kind = input_kind(ckpt, names)
+    return Entry(model_id, Path(path), model, tuple(names), kind, input_function(ckpt, kind))
+
+
+def input_kind(ckpt, names):
+    """'letter' for a network trained on Greek letters, else 'digit'.
+
+    Task 3 tags its checkpoints; a bare state_dict is a digit network if it has the ten digit classes.
+    """
+    return "letter" if ckpt.get("task") == "task3" or list(names) != classify.DIGITS else "digit"
+
+
+def input_function(ckpt, kind):
+    """The preprocessing the network was trained with: Task 1 part G's photo pipeline for digits; for
+    letters, the pipeline its checkpoint names (Task 3 saves it; earlier Greek models used the course's)."""
+    if kind == "digit":
+        return classify.photo_input
+    return letters.input_function(ckpt.get("pipeline", "course"))
 
 
 def _model_id(path, models_dir, taken):

@@ -55,6 +55,87 @@ GREEK = {
                 [(0.62, 0.5), (0.36, 0.54), (0.18, 0.7), (0.3, 0.9), (0.56, 0.94), (0.82, 0.82)]],
 }
 
+# Many writers' shapes of each lowercase Greek letter, a list of skeletons per letter (most lists begin
+# with GREEK's).  A writer uses one of them for a letter; together they cover the common ways of writing it.
+GREEK_SHAPES = {
+    "alpha": [
+        GREEK["alpha"],
+        # the open fish: wide and low, crossing in the middle, both tails to the right
+        [[(0.95, 0.22), (0.72, 0.5), (0.45, 0.74), (0.2, 0.72), (0.06, 0.5), (0.2, 0.28), (0.45, 0.3),
+          (0.72, 0.55), (0.95, 0.8)]],
+        # a round bowl closed by an upright right side with a small tail, like a written 'a'
+        [[(0.78, 0.32), (0.55, 0.2), (0.28, 0.28), (0.14, 0.55), (0.3, 0.8), (0.55, 0.72), (0.72, 0.45),
+          (0.8, 0.22)], [(0.8, 0.22), (0.76, 0.55), (0.82, 0.78), (0.95, 0.82)]],
+    ],
+    "beta": [
+        # most writers' beta: round bumps on the upper two thirds, the stem running on below the baseline
+        [[(0.3, 1.0), (0.3, 0.6), (0.32, 0.2), (0.44, 0.04), (0.62, 0.04), (0.72, 0.16), (0.66, 0.32), (0.46, 0.4),
+          (0.7, 0.46), (0.8, 0.6), (0.7, 0.74), (0.48, 0.78), (0.31, 0.7)]],
+        # tall and narrow: two small bumps on the upper half, the stem well below the baseline
+        [[(0.36, 1.0), (0.34, 0.6), (0.36, 0.2), (0.46, 0.03), (0.6, 0.04), (0.68, 0.15), (0.62, 0.3), (0.46, 0.36),
+          (0.66, 0.42), (0.72, 0.56), (0.62, 0.7), (0.45, 0.72), (0.35, 0.64)]],
+        # no descender: the stem stands on the baseline like a B's
+        [[(0.28, 0.95), (0.27, 0.55), (0.3, 0.2), (0.42, 0.05), (0.62, 0.05), (0.72, 0.18), (0.64, 0.36),
+          (0.44, 0.45), (0.7, 0.52), (0.8, 0.7), (0.68, 0.88), (0.45, 0.94), (0.28, 0.85)]],
+        # stem and bumps as separate strokes, the stem below the baseline
+        [[(0.34, 1.0), (0.34, 0.5), (0.34, 0.05)], [(0.34, 0.08), (0.58, 0.04), (0.68, 0.18), (0.58, 0.33),
+                                                   (0.42, 0.38), (0.6, 0.44), (0.72, 0.58), (0.62, 0.72), (0.34, 0.72)]],
+    ],
+    "gamma": [
+        GREEK["gamma"],
+        # like a 'y': a short left arm meets a long right stroke that runs down to the descender
+        [[(0.1, 0.08), (0.3, 0.3), (0.5, 0.55)], [(0.9, 0.06), (0.7, 0.35), (0.5, 0.6), (0.4, 0.8), (0.35, 0.98)]],
+        # curved arms meeting on a straight stem, no loop
+        [[(0.08, 0.2), (0.25, 0.1), (0.42, 0.3), (0.5, 0.55), (0.5, 0.95)], [(0.9, 0.08), (0.68, 0.3), (0.52, 0.55)]],
+    ],
+    "delta": [
+        GREEK["delta"],
+        # a bowl at the bottom; the pen leaves it up and away to the upper right
+        [[(0.5, 0.48), (0.28, 0.55), (0.2, 0.78), (0.38, 0.95), (0.62, 0.88), (0.68, 0.65), (0.55, 0.45),
+          (0.5, 0.3), (0.62, 0.12), (0.92, 0.04)]],
+        # the top hook curls to the right before the pen falls into the bowl
+        [[(0.3, 0.1), (0.5, 0.02), (0.7, 0.1), (0.6, 0.28), (0.4, 0.42), (0.22, 0.65), (0.32, 0.92), (0.6, 0.95),
+          (0.78, 0.72), (0.65, 0.48), (0.42, 0.42)]],
+    ],
+    "epsilon": [
+        GREEK["epsilon"],  # a reversed 3, the pen turning at a cusp
+        # 'ε' in one stroke with a small loop in the middle
+        [[(0.8, 0.18), (0.5, 0.08), (0.25, 0.2), (0.3, 0.42), (0.55, 0.5), (0.62, 0.44), (0.5, 0.42), (0.3, 0.52),
+          (0.18, 0.72), (0.35, 0.92), (0.6, 0.95), (0.85, 0.85)]],
+        # a 'c' with a bar in the middle
+        [[(0.8, 0.2), (0.5, 0.08), (0.22, 0.3), (0.2, 0.7), (0.5, 0.92), (0.82, 0.8)], [(0.2, 0.5), (0.62, 0.5)]],
+    ],
+    "theta": [
+        [[(0.5, 0.03), (0.27, 0.2), (0.2, 0.5), (0.27, 0.85), (0.5, 0.97), (0.73, 0.82), (0.8, 0.5), (0.73, 0.16),
+          (0.5, 0.03), (0.44, 0.06)], [(0.22, 0.5), (0.5, 0.5), (0.78, 0.5)]],
+        # round, the bar running out past the oval
+        [[(0.5, 0.03), (0.22, 0.2), (0.16, 0.5), (0.26, 0.85), (0.5, 0.97), (0.74, 0.82), (0.8, 0.5), (0.72, 0.16),
+          (0.5, 0.03)], [(0.04, 0.54), (0.5, 0.5), (0.98, 0.44)]],
+        # in one stroke: the bar first, then round the oval
+        [[(0.3, 0.55), (0.5, 0.5), (0.72, 0.45), (0.68, 0.12), (0.5, 0.03), (0.32, 0.2), (0.28, 0.6), (0.34, 0.92),
+          (0.52, 0.97), (0.7, 0.75), (0.72, 0.45)]],
+    ],
+    "lambda": [
+        [[(0.18, 0.03), (0.35, 0.1), (0.55, 0.5), (0.75, 0.9), (0.9, 0.97)], [(0.5, 0.42), (0.3, 0.7), (0.1, 0.97)]],
+        [[(0.2, 0.03), (0.52, 0.5), (0.85, 0.97)], [(0.52, 0.48), (0.3, 0.72), (0.12, 0.97)]],
+    ],
+    "pi": [
+        [[(0.05, 0.22), (0.5, 0.18), (0.95, 0.2)], [(0.32, 0.2), (0.3, 0.6), (0.26, 0.95)],
+         [(0.68, 0.2), (0.7, 0.6), (0.8, 0.92), (0.9, 0.9)]],
+        # the bar starts with a curl and the legs are straight
+        [[(0.05, 0.32), (0.15, 0.2), (0.5, 0.2), (0.95, 0.16)], [(0.35, 0.2), (0.33, 0.95)],
+         [(0.7, 0.18), (0.72, 0.95)]],
+    ],
+    "sigma": [
+        [[(0.95, 0.22), (0.6, 0.22), (0.3, 0.3), (0.15, 0.6), (0.3, 0.9), (0.58, 0.9), (0.75, 0.65), (0.65, 0.35),
+          (0.5, 0.26)]],
+        # the round body first, the bar added as a stroke of its own
+        [[(0.55, 0.25), (0.25, 0.35), (0.15, 0.65), (0.35, 0.92), (0.62, 0.88), (0.72, 0.6), (0.6, 0.3), (0.45, 0.25)],
+         [(0.45, 0.25), (0.95, 0.22)]],
+    ],
+}
+
+
 def catmull_rom(points, per_segment=24):
     """Dense points of a smooth curve through `points` (n, 2)."""
     p = np.asarray(points, dtype=np.float64)
@@ -82,16 +163,20 @@ def paper(rng, height, width):
     return np.clip(tint[None, None, :] * (light + fibres)[..., None], 0, 1)
 
 
-def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62, *,
-           slant=(-0.3, 0.2), rotation=8.0, size=(0.8, 1.1), aspect=(0.8, 1.1), offset=0.08, jitter=0.022,
-           width_range=(0.018, 0.045), noise=0.012):
-    """Draw one glyph by hand: RGB uint8 (height, width, 3), dark ink on light paper.
+STYLE = dict(slant=(-0.3, 0.2), rotation=8.0, size=(0.8, 1.1), aspect=(0.8, 1.1), offset=0.08, jitter=0.022,
+             width_range=(0.018, 0.045))
+
+
+def pen_coverage(strokes, rng, height, width, stroke_width=None, box=0.62, *, slant=STYLE["slant"],
+                 rotation=STYLE["rotation"], size=STYLE["size"], aspect=STYLE["aspect"], offset=STYLE["offset"],
+                 jitter=STYLE["jitter"], width_range=STYLE["width_range"]):
+    """Ink coverage of one glyph drawn by hand: float32 (height, width) in [0, 1], anti-aliased.
 
     The keyword-only arguments are a hand's style, each the range a sample's value is drawn
     from: `slant` (shear; > 0 leans left), `rotation` (+- degrees), `size` (times `box`),
     `aspect` (width / height), `offset` (+- centre shift, fraction of the image), `jitter`
-    (std of each control point, unit box), `width_range` (pen width, fraction of the image
-    when `stroke_width` is not given) and `noise` (sensor noise std).
+    (std of each control point, unit box) and `width_range` (pen width, fraction of the
+    image's shorter side when `stroke_width`, in pixels, is not given).
     """
     ss = 4  # draw at 4x and shrink: anti-aliased edges like a camera's
     canvas = np.zeros((height * ss, width * ss), np.float32)  # ink coverage
@@ -117,10 +202,21 @@ def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box
             cv2.line(canvas, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), 1.0, thick,
                      lineType=cv2.LINE_AA)
     coverage = cv2.resize(np.clip(canvas, 0, 1), (width, height), interpolation=cv2.INTER_AREA)
-    coverage = cv2.GaussianBlur(coverage, (0, 0), 0.6)  # slight defocus
+    return cv2.GaussianBlur(coverage, (0, 0), 0.6)  # slight defocus
+
+
+def on_paper(coverage, rng, ink=None, noise=0.012):
+    """Ink `coverage` (H, W) laid on photographed paper: RGB uint8, with sensor noise of std `noise`."""
     ink = np.asarray(ink if ink is not None else rng.choice([(0.1, 0.1, 0.12), (0.08, 0.12, 0.35),
                                                                (0.15, 0.15, 0.15)]), float)
-    img = paper(rng, height, width)
+    img = paper(rng, *coverage.shape)
     img = img * (1 - coverage[..., None]) + ink[None, None, :] * coverage[..., None]
     img += rng.normal(0, noise, img.shape)  # sensor noise
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def render(strokes, rng, height=280, width=280, ink=None, stroke_width=None, box=0.62, *, noise=0.012, **style):
+    """Draw one glyph by hand on paper (`pen_coverage`, then `on_paper`): RGB uint8 (height, width, 3),
+    dark ink on light paper.  `style` takes pen_coverage's keyword-only arguments."""
+    coverage = pen_coverage(strokes, rng, height, width, stroke_width, box, **style)
+    return on_paper(coverage, rng, ink, noise)

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from classify import photo_input, prepare_files
 from datasets import STATS
 from errors import DataError
-from images import is_image_file, read_gray
+from images import image_files, ink_map, read_gray
 
 
 class GreekTransform:
@@ -44,13 +45,35 @@ def greek_transform():
 
 
 def load_letter_image(path):
-    """An image file as a PIL greyscale image (any mode; EXIF-rotated; transparency filled with paper)."""
-    return Image.fromarray((read_gray(path) * 255).round().astype(np.uint8), mode="L")
+    """An image file as a PIL greyscale image (any mode; EXIF-rotated; transparency filled with paper).
+
+    DataError if it cannot be read or holds no ink: such a file teaches or tests nothing.
+    """
+    gray = read_gray(path)
+    ink_map(gray)  # DataError where there is no ink
+    return Image.fromarray((gray * 255).round().astype(np.uint8), mode="L")
 
 
-def letter_to_input(path, transform=None):
-    """One letter image file -> the network's normalised input (1, 28, 28)."""
+def course_input(path, transform=None):
+    """One letter image file -> the network's normalised input (1, 28, 28) by the course's GreekTransform."""
     return (transform or greek_transform())(load_letter_image(path))
+
+
+# How a letter image becomes the network's input.  `course`: the course's GreekTransform, which
+# reproduces the report on its 128x128 images.  `photo`: Task 1's photo pipeline (ink found, strokes
+# brought to MNIST's width, fit into 20x20 with the aspect kept, centred by mass), for scans,
+# screenshots and photos of any size.  Training and test images always go through the same one.
+PIPELINES = ("photo", "course")
+
+
+def input_function(pipeline):
+    """The path -> (1, 28, 28) function of a pipeline named in PIPELINES."""
+    if pipeline == "course":
+        transform = greek_transform()
+        return lambda path: course_input(path, transform)
+    if pipeline == "photo":
+        return photo_input
+    raise DataError(f"unknown pipeline {pipeline!r} (choose from {', '.join(PIPELINES)})")
 
 
 def letter_classes(folder, letters=None):
@@ -69,21 +92,19 @@ def letter_classes(folder, letters=None):
     return sorted(set(letters))
 
 
-def load_letter_folder(folder, classes):
-    """An ImageFolder of letter images, transformed with greek_transform, as tensors in memory.
+def load_letter_folder(folder, classes, pipeline=PIPELINES[0]):
+    """The images of `folder`/<class>/ for each of `classes`, through `pipeline`, as tensors in memory.
 
-    Returns (x float (N, 1, 28, 28), y int64 (N,), file paths); y indexes `classes`.
+    Returns (x float (N, 1, 28, 28), y int64 (N,), file paths); y indexes `classes`.  An unusable
+    file is skipped with one warning line; a letter without a usable image is one DataError.
     """
-    from torchvision.datasets import ImageFolder
-
-    class Letters(ImageFolder):
-        def find_classes(self, directory):
-            return list(classes), {c: i for i, c in enumerate(classes)}
-
-    try:
-        data = Letters(str(folder), transform=greek_transform(), loader=load_letter_image,
-                       is_valid_file=is_image_file)
-    except FileNotFoundError as e:  # a class folder without images
-        raise DataError(f"{folder}: {e}") from None
-    xs, ys = zip(*(data[i] for i in range(len(data))))
-    return torch.stack(xs), torch.tensor(ys, dtype=torch.int64), [Path(p) for p, _ in data.samples]
+    to_input = input_function(pipeline)
+    xs, ys, paths = [], [], []
+    for k, name in enumerate(classes):
+        usable, inputs = prepare_files(image_files(Path(folder) / name), to_input)
+        if not usable:
+            raise DataError(f"no usable images in {Path(folder) / name} (expected e.g. {name}/1.png)")
+        xs += inputs
+        ys += [k] * len(usable)
+        paths += usable
+    return torch.stack(xs), torch.tensor(ys, dtype=torch.int64), paths

@@ -6,6 +6,7 @@ model as `model.pth` in its output folder, beside the figures and metrics.json t
 describe it; a script that reads a model reads, by default, the one its task's default
 run writes (`--model FILE` reads another, `--save FILE` writes elsewhere).
 """
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -26,3 +27,7 @@ def model_file(step):
 
 MNIST_MODEL = model_file("task1")  # Task 1's network, read by Tasks 2 and 3
 GREEK_MODEL = model_file("task3")  # Task 3's alpha/beta/gamma network, read by `task3_greek.py --classify`
+
+# Real people's handwriting, a yardstick kept outside the repository (never trained on, never committed):
+# $REAL_HANDWRITING, else ../shared/real_handwriting beside the repository.
+REAL_DIR = Path(os.environ.get("REAL_HANDWRITING", ROOT.parent / "shared" / "real_handwriting"))

@@ -128,7 +128,7 @@ def use_reloaded(model, test_u8, test, out, show):
 
 def classify_photos(model, folder, out, show):
     """Part G: photos as taken (Fig 4) and as the network sees them, with its predictions (Fig 8)."""
-    results, x, accuracy = classify.classify_folder(model, folder, classify.digit_input, CLASS_NAMES)
+    results, x, accuracy = classify.classify_folder(model, folder, classify.photo_input, CLASS_NAMES)
     names = [r["file"] for r in results]
     photos = [np.asarray(images.read_rgb(folder / name)) for name in names]
     plots.image_grid(photos, names, out / "fig04_handwritten_photos.png", cols=min(5, len(photos)),

@@ -16,6 +16,7 @@ import classify
 import datasets
 import demo
 import demo_models
+import letters
 import gradcam
 from errors import DataError
 from conftest import GREEK, call, start_server
@@ -81,10 +82,10 @@ def test_analyse_uses_each_models_own_pipeline(demo_models_dir):
     with pytest.warns(UserWarning):
         entries, _ = demo_models.find_models(demo_models_dir)
     digit = demo_models.analyse(entries["task1"], SEVEN)
-    want = datasets.denormalize(classify.digit_input(io.BytesIO(SEVEN))[None])[0]  # Task 1 part G's pipeline
+    want = datasets.denormalize(classify.photo_input(io.BytesIO(SEVEN))[None])[0]  # Task 1 part G's pipeline
     assert np.abs(np.array(digit["input"]) - want).max() <= 1e-3
     letter = demo_models.analyse(entries["task3"], SEVEN)
-    want = datasets.denormalize(classify.input_function("letter")(io.BytesIO(SEVEN))[None])[0]
+    want = datasets.denormalize(letters.input_function("course")(io.BytesIO(SEVEN))[None])[0]
     assert np.abs(np.array(letter["input"]) - want).max() <= 1e-3
     assert np.abs(np.array(letter["input"]) - np.array(digit["input"])).max() > 0.5  # the two pipelines differ
 

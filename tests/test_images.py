@@ -165,3 +165,15 @@ def test_thin_pen_strokes_thickened_to_mnist_width(tmp_path):
         img = render(DIGITS[8], np.random.default_rng(1), height=600, width=560, stroke_width=width)
         Image.fromarray(img).save(tmp_path / "p.png")
         assert lo <= _stroke_width(images.photo_to_mnist(tmp_path / "p.png")) <= hi, width
+
+
+def test_small_blurred_white_on_black_digit_is_neither_hollow_nor_faint(tmp_path):
+    # Like a digit already cut to 28x28 by someone else: white on black, blurred and grey.
+    sharp = images.photo_to_mnist(_photo(digit=0, seed=5))
+    faint = 0.6 * cv2.GaussianBlur(sharp, (0, 0), 1.0)
+    cv2.imwrite(str(tmp_path / "0.png"), (faint * 255).round().astype(np.uint8))
+    x = images.photo_to_mnist(tmp_path / "0.png")
+    _check_mnist_like(x)
+    assert np.median(x[x > images.FAINT]) >= 0.8  # strokes as saturated as MNIST's
+    assert _similar(x, sharp) > 0.8  # the same zero, its middle still dark (not a hollow outline)
+    assert x[12:16, 12:16].max() < 0.2

@@ -32,6 +32,7 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
                     "Most confused pairs:", "ext_gabor/gabor_bank_responses.png", "task1/extra_embedding_map.png",
                     "task3/extra_embedding_map.png", "task2/extra_confused_pairs.png"):
         assert section in report, section
+    assert "`--pipeline course`" in report  # it says which letter pipeline reproduces the report
 
 
 def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):

@@ -1,14 +1,20 @@
-"""Make data/greek_train/ and data/greek_test/: stand-in handwritten Greek letters, course format.
+"""Make the stand-in handwritten Greek letters: the course-sized set and the many-writers set.
 
-The course gave 128x128 images of alpha, beta and gamma in one folder per letter
-(ImageFolder layout); the report's authors added their own handwriting as a test
-set.  Neither is available here, so this deterministic generator draws lowercase
-alpha, beta, gamma, delta and epsilon with pen strokes (handwriting.render: not a
-typeface) on uneven off-white paper, dark ink, 128x128 greyscale PNG.  Two "hands"
-write them: the training hand and a test hand with another seed, another habitual
-shape of each letter, another slant, pen width, size and sloppiness, as the
-authors' writing differed from the course's.  Drop the real folders in their place
-to use them instead.  Run: python tools/make_greek_letters.py
+No real letter images may be committed here, so this deterministic generator draws
+lowercase letters with pen strokes (handwriting.pen_coverage: not a typeface).
+
+* `data/greek_train/`, `data/greek_test/` (course format, for the report's protocol):
+  alpha..epsilon, 128x128 greyscale, dark ink on shaded paper; one "hand" writes the
+  training set (12 per letter) and another the test set (6 per letter).
+* `data/greek_hands_train/`, `data/greek_hands_test/` (what real handwriting teaches):
+  alpha..epsilon, theta, lambda, pi and sigma, each written by many "writers".  A writer
+  has a habitual shape of each letter (handwriting.GREEK_SHAPES: alpha as 'α' and as the
+  open fish, beta with and without descender, ...), a slant, a pen from fine to marker,
+  a letter size within the image, an image size, and a medium: a scan (white, greyscale
+  PNG), a photo (shaded paper, JPEG) or a note-taking app (ink on a transparent PNG).
+  The test writers are other writers (another seed) than the training writers.
+
+Run: python tools/make_greek_letters.py
 """
 import argparse
 import shutil
@@ -20,13 +26,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from handwriting import GREEK, render  # noqa: E402
+from handwriting import GREEK, GREEK_SHAPES, on_paper, pen_coverage, render  # noqa: E402
 
-SIZE = 128
+COURSE_SIZE = 128
+COURSE_LETTERS = list(GREEK)
 
-# A hand: its seed, how far its habitual letter shapes depart from the skeletons (`habit`, unit
-# box), and its style ranges for handwriting.render.  Pen widths are fractions of the image side.
-HANDS = {
+# The course-sized set: a hand is its seed, how far its habitual shapes depart from the skeletons
+# (`habit`, unit box), and its style ranges for handwriting.render.  Pen widths: fractions of the side.
+COURSE_HANDS = {
     "train": {"seed": 1101, "count": 12, "habit": 0.02,
               "style": dict(slant=(-0.3, 0.05), rotation=8.0, size=(0.9, 1.1), aspect=(0.85, 1.1),
                             offset=0.03, jitter=0.022, width_range=(0.06, 0.085), noise=0.006)},
@@ -35,8 +42,24 @@ HANDS = {
                            offset=0.04, jitter=0.026, width_range=(0.045, 0.065), noise=0.006)},
 }
 
+# The many-writers set: writers per split, letters per writer, and the ranges a writer's habits are
+# drawn from.  Image sides and letter sizes span the real scans and screenshots (78-256 px, the
+# letter filling a third of the image to all of it); pens span 1 % (fine pen) to 12 % (marker) of
+# the letter's size, drawn log-uniformly so that every order of magnitude is as common.
+WRITERS = {"train": {"seed": 31, "writers": 36, "per_writer": 2},
+           "test": {"seed": 977, "writers": 6, "per_writer": 3}}
+SIDE = (72, 200)
+LETTER_FILL = (0.45, 1.0)
+PEN = (0.012, 0.12)
+SLANT = (-0.35, 0.25)
+ASPECT = (0.65, 1.2)  # a writer's letters are narrow or wide (width / height)
+HABIT = 0.03
+MEDIA = ("scan", "photo", "screen")
+JPEG_QUALITY = 80
+INKS = [(0.05, 0.05, 0.07), (0.08, 0.12, 0.4), (0.15, 0.15, 0.15)]  # black, blue, pencil grey
 
-def write_hand(out, hand, letters):
+
+def write_course_hand(out, hand, letters):
     """Draw `hand['count']` samples of each letter into out/<letter>/<letter>_NN.png."""
     rng = np.random.default_rng(hand["seed"])
     for letter in letters:
@@ -46,25 +69,85 @@ def write_hand(out, hand, letters):
         folder = out / letter
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(hand["count"]):
-            rgb = render(habit, rng, SIZE, SIZE, **hand["style"])
+            rgb = render(habit, rng, COURSE_SIZE, COURSE_SIZE, **hand["style"])
             gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # one channel: a third of the file size
             cv2.imwrite(str(folder / f"{letter}_{i + 1:02d}.png"), gray, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+def new_writer(rng):
+    """A writer's habits: one shape per letter (perturbed once), slant, pen, image side, letter size, medium."""
+    shapes = {}
+    for letter, options in GREEK_SHAPES.items():
+        strokes = options[rng.integers(len(options))]
+        shapes[letter] = [np.asarray(s) + rng.normal(0, HABIT, (len(s), 2)) for s in strokes]
+    slant, aspect = rng.uniform(*SLANT), rng.uniform(*ASPECT)
+    return {"shapes": shapes, "slant": (slant - 0.05, slant + 0.05), "aspect": (0.93 * aspect, 1.07 * aspect),
+            "pen": np.exp(rng.uniform(*np.log(PEN))),
+            "side": int(rng.integers(*SIDE)), "fill": rng.uniform(*LETTER_FILL), "medium": MEDIA[rng.integers(3)],
+            "ink": INKS[rng.integers(len(INKS))]}
+
+
+def draw(writer, letter, rng):
+    """One letter by `writer`: (image array, file suffix).  Screen: BGRA; scan: grey; photo: BGR."""
+    side = int(writer["side"] * rng.uniform(0.9, 1.1))
+    height, width = side, int(side * rng.uniform(0.9, 1.15))
+    fill = writer["fill"] * rng.uniform(0.9, 1.1)
+    coverage = pen_coverage(writer["shapes"][letter], rng, height, width, stroke_width=writer["pen"] * fill * side,
+                            box=0.8 * fill, slant=writer["slant"], rotation=6.0, size=(0.9, 1.1),
+                            aspect=writer["aspect"], offset=0.05, jitter=0.02)
+    ink = np.asarray(writer["ink"])
+    if writer["medium"] == "screen":  # a note-taking app: ink colour where drawn, transparent elsewhere
+        bgra = np.zeros((height, width, 4), np.uint8)
+        bgra[..., :3] = (ink[::-1] * 255).round().astype(np.uint8)
+        bgra[..., 3] = (np.clip(coverage, 0, 1) * 255).round().astype(np.uint8)
+        return bgra, ".png"
+    if writer["medium"] == "scan":  # a flatbed scan: even white paper, greyscale
+        white = rng.uniform(0.9, 1.0)
+        gray = white * (1 - coverage) + ink.mean() * coverage
+        return (np.clip(gray, 0, 1) * 255).round().astype(np.uint8), ".png"
+    rgb = on_paper(coverage, rng, ink=ink, noise=0.01)  # a phone photo: shaded paper, sensor noise
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), ".jpg"
+
+
+def write_writers(out, split, letters):
+    """The many-writers set of one split: out/<letter>/w<writer>_<letter>_<k>.<png|jpg>."""
+    spec = WRITERS[split]
+    rng = np.random.default_rng(spec["seed"])
+    writers = [new_writer(rng) for _ in range(spec["writers"])]
+    for letter in letters:
+        (out / letter).mkdir(parents=True, exist_ok=True)
+        for w, writer in enumerate(writers):
+            for k in range(spec["per_writer"]):
+                image, suffix = draw(writer, letter, rng)
+                params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+                cv2.imwrite(str(out / letter / f"w{w + 1:02d}_{letter}_{k + 1}{suffix}"), image, params)
+
+
+def fresh(folder):
+    """An empty `folder`: deterministic output, no stale files from an earlier run."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    return folder
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "data",
-                        help="folder to hold greek_train/ and greek_test/ (default: data/)")
-    parser.add_argument("--letters", nargs="+", default=list(GREEK), choices=list(GREEK),
-                        help=f"letters to draw (default: {' '.join(GREEK)})")
+                        help="folder to hold greek_train/, greek_test/, greek_hands_train/, greek_hands_test/ "
+                             "(default: data/)")
+    parser.add_argument("--letters", nargs="+", default=list(GREEK_SHAPES), choices=list(GREEK_SHAPES),
+                        help=f"letters of the many-writers set (default: {' '.join(GREEK_SHAPES)})")
     args = parser.parse_args()
-    for split, hand in HANDS.items():
-        out = args.out_dir / f"greek_{split}"
-        if out.exists():
-            shutil.rmtree(out)  # deterministic output: no stale files from an earlier run
-        write_hand(out, hand, args.letters)
-        n = sum(1 for _ in out.rglob("*.png"))
-        print(f"wrote {n} images to {out} ({hand['count']} per letter, seed {hand['seed']})")
+    for split, hand in COURSE_HANDS.items():
+        out = fresh(args.out_dir / f"greek_{split}")
+        write_course_hand(out, hand, COURSE_LETTERS)
+        print(f"wrote {sum(1 for _ in out.rglob('*.png'))} images to {out} "
+              f"({hand['count']} per letter, seed {hand['seed']})")
+    for split, spec in WRITERS.items():
+        out = fresh(args.out_dir / f"greek_hands_{split}")
+        write_writers(out, split, args.letters)
+        print(f"wrote {sum(1 for p in out.rglob('*') if p.is_file())} images to {out} ({spec['writers']} writers x "
+              f"{spec['per_writer']} per letter, seed {spec['seed']})")
 
 
 if __name__ == "__main__":
