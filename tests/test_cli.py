@@ -39,22 +39,25 @@ def test_a_folder_inside_a_file_is_one_line(tmp_path, mnist_checkpoint):
     assert r.stderr.startswith("error: ") and "Not a directory" in r.stderr
 
 
-def test_show_without_a_display_says_so_and_goes_on(tmp_path, mnist_checkpoint):
+ALEXNET = ["--random-weights", "--image", str(paths.DATA_DIR / "handwritten_digits" / "3.png")]  # needs no dataset
+
+
+def test_show_without_a_display_says_so_and_goes_on(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
-    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, "--show", env=env)
+    r = _run("ext_alexnet.py", *ALEXNET, "--out-dir", tmp_path, "--show", env=env)
     assert r.returncode == 0, r.stderr
     assert "warning: --show: no display available" in r.stderr and "Traceback" not in r.stderr
-    assert_figure(tmp_path / "fig12_training_error.png")
+    assert_figure(tmp_path / "fig18_alexnet_conv1.png")
 
 
-def test_show_opens_every_figure_at_the_end(tmp_path, mnist_checkpoint):
+def test_show_opens_every_figure_at_the_end(tmp_path):
     env = {**os.environ, "MPLBACKEND": "module://window_backend",
            "PYTHONPATH": os.pathsep.join([str(paths.ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
-    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, "--show", env=env)
+    r = _run("ext_alexnet.py", *ALEXNET, "--out-dir", tmp_path, "--show", env=env)
     assert r.returncode == 0, r.stderr
     windows = [line for line in r.stdout.splitlines() if line.startswith("window: ")]
-    assert len(windows) == 4 and windows[0].startswith("window: Fig 12") and windows[1].startswith("window: Fig 11")
-    assert "confusion" in windows[2] and "fc1's features" in windows[3]
+    assert len(windows) == 3 and windows[0].startswith("window: Fig 18") and windows[2].startswith("window: Fig 19")
+    assert "all 64 filters" in windows[1]
     assert r.stdout.rstrip().endswith("all windows closed")
-    r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, env=env)
+    r = _run("ext_alexnet.py", *ALEXNET, "--out-dir", tmp_path, env=env)
     assert "window: " not in r.stdout  # without --show, nothing opens
