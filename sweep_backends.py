@@ -13,6 +13,7 @@ that they pickle by name.  Ray is imported only by run_ray: the local backend ne
 import multiprocessing
 import os
 import signal
+import socket
 
 import torch
 
@@ -22,7 +23,7 @@ from errors import UsageError, first_line
 RAY_PIN = "ray==2.60.0"  # the version requirements.txt pins
 # Ray reports usage to its makers and starts a dashboard unless told not to; a sweep needs neither.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-CONNECT_TIMEOUT_S = 20  # how long joining a cluster may take before --ray-address counts as wrong
+CONNECT_TIMEOUT_S = 10  # how long the head may take to answer before --ray-address counts as wrong
 MAX_RETRIES = 3  # how often Ray reruns a run whose worker or node died
 # What a cluster's other nodes need not get of this repository (Ray ships the rest as the job's code).
 SHIP_EXCLUDES = [".git", ".venv", "data", "outputs", "__pycache__", ".pytest_cache", "*.pth"]
@@ -80,11 +81,32 @@ def import_ray():
     return ray
 
 
+def check_ray(address=None):
+    """Before any work: a one-line UsageError if Ray is missing or nothing answers at `address`."""
+    import_ray()
+    if address is not None:
+        check_reachable(address)
+
+
 def _ray_run(raw, prepare, train, threads, device, job):
     """One run inside a Ray worker; `raw` arrives from the object store as numpy arrays."""
     torch.set_num_threads(threads)
     inputs = prepare(tuple((torch.tensor(x), torch.tensor(y)) for x, y in raw), device)  # copies: the store is read-only
     return train(inputs, job)
+
+
+def check_reachable(address):
+    """A one-line UsageError unless something answers at a 'host:port' address within CONNECT_TIMEOUT_S
+    (ray.init would wait for it for ever); 'auto' is left to Ray, which fails at once when it finds none."""
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except ValueError:
+        raise UsageError(f"--ray-address {address}: expected 'auto' or HOST:PORT, e.g. 10.0.0.5:6379") from None
+    except OSError as e:
+        raise UsageError(f"no Ray cluster at --ray-address {address}: {e.strerror or first_line(e)}") from None
 
 
 def start_ray(ray, address=None, cpus=None):
@@ -97,7 +119,7 @@ def start_ray(ray, address=None, cpus=None):
     if address is None:
         ray.init(num_cpus=cpus, **options)
         return True
-    os.environ.setdefault("RAY_gcs_rpc_server_connect_timeout_s", str(CONNECT_TIMEOUT_S))
+    check_reachable(address)
     try:  # the code goes along, so the other nodes need only the same Python packages, not this folder
         ray.init(address=address, runtime_env={"working_dir": str(paths.ROOT), "excludes": SHIP_EXCLUDES},
                  **{k: v for k, v in options.items() if k != "include_dashboard"})
@@ -113,6 +135,15 @@ def submit(ray, jobs, raw_ref, prepare, train, threads, device="cpu", gpus_per_r
     return {task.remote(raw_ref, prepare, train, threads, str(device), job): job for job in jobs}
 
 
+def _why(error):
+    """One line for a Ray error: the run's own exception where it raised one (Ray's text wraps it in a
+    traceback), else Ray's first line (a worker that died, a node lost)."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {first_line(cause)}"
+    return first_line(error)
+
+
 def collect(ray, pending, on_done):
     """Call on_done(job, result) as each task ends, in the order they end; a run that failed for good
     (its error, or its worker dead more often than its retries) becomes one UsageError line."""
@@ -122,7 +153,7 @@ def collect(ray, pending, on_done):
         try:
             result = ray.get(ref)
         except ray.exceptions.RayError as e:
-            raise UsageError(f"run {job} failed on Ray: {first_line(e)}") from None
+            raise UsageError(f"run {job} failed on Ray: {_why(e)}") from None
         on_done(job, result)
 
 

@@ -406,7 +406,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
     if args.backend == "ray":
-        sweep_backends.import_ray()  # before any work: a missing Ray is one line at once
+        sweep_backends.check_ray(args.ray_address)  # before any work: a missing Ray or cluster is one line at once
     # On a cluster the GPUs may be on the other nodes: there, Ray checks that --device cuda has some.
     device = torch.device("cuda") if args.backend == "ray" and args.device == "cuda" else cli.device(args.device)
     grid, out = sweep_grid(args), args.out_dir
