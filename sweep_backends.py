@@ -163,11 +163,11 @@ def run_ray(jobs, raw, on_done, prepare, train, threads, address=None, cpus=None
 
     The data goes into Ray's object store once; every task gets a reference to it.  A task whose worker
     (or node) dies is rerun, up to `max_retries` times.  On Ctrl-C or an error the tasks still running are
-    cancelled and a Ray instance this call started is shut down.
+    left to Ray: a driver that leaves (ray.shutdown) ends its job, and Ray stops that job's workers on
+    every node; a Ray instance this call started is shut down with them.
     """
     ray = import_ray()
     owned = start_ray(ray, address, cpus)
-    pending = {}
     try:
         if str(device) != "cpu" and ray.cluster_resources().get("GPU", 0) < gpus_per_run:
             raise UsageError(f"--device {device}: the Ray cluster has no GPU (resources: {ray.cluster_resources()})")
@@ -175,7 +175,5 @@ def run_ray(jobs, raw, on_done, prepare, train, threads, address=None, cpus=None
         pending = submit(ray, jobs, raw_ref, prepare, train, threads, device, gpus_per_run, max_retries)
         collect(ray, pending, on_done)
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
         if owned:
             ray.shutdown()
