@@ -91,7 +91,8 @@ def check_ray(address=None):
 def _ray_run(raw, prepare, train, threads, device, job):
     """One run inside a Ray worker; `raw` arrives from the object store as numpy arrays."""
     torch.set_num_threads(threads)
-    inputs = prepare(tuple((torch.tensor(x), torch.tensor(y)) for x, y in raw), device)  # copies: the store is read-only
+    # torch.tensor copies: what the object store hands out is read-only
+    inputs = prepare(tuple((torch.tensor(x), torch.tensor(y)) for x, y in raw), device)
     return train(inputs, job)
 
 

@@ -4,11 +4,12 @@
     python task4_experiment.py --recipe adamw-decay   # the same grid, AdamW with a per-epoch decay
     python task4_experiment.py --repeats 3            # every variation with 3 seeds: mean +- std
     python task4_experiment.py --epochs 1 2 --dropout 0.5 --hidden 20 --train-limit 2000   # a quick try
+    python task4_experiment.py --backend ray --ray-address auto       # one Ray task per run, on a cluster
 
 Each (dropout, hidden, seed) is trained once to the longest --epochs and evaluated after each listed
-epoch, on one single-thread worker per core; each run's rows go to results.csv as it ends, and a
-rerun resumes.  Expect the best variation at ~87 % (report: 86 %; adamw-decay ~90 %) in about
-4.5 minutes on an idle 2-core CPU.
+epoch, on one single-thread worker per core (or as Ray tasks: sweep_backends.py); each run's rows
+go to results.csv as it ends, and a rerun resumes.  Expect the best variation at ~87 % (report:
+86 %; adamw-decay ~90 %) in about 4.5 minutes on an idle 2-core CPU.
 """
 import csv
 import functools
@@ -73,7 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=cli.positive_int, default=None,
                    help="worker processes, each training one variation at a time (default: one per CPU core)")
     p.add_argument("--threads", type=cli.positive_int, default=None,
-                   help="torch threads per worker (default: cores / workers, at least 1)")
+                   help="torch threads per worker or Ray task (which asks Ray for as many CPUs) "
+                        "(default: cores / workers, at least 1)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="where the runs execute: local worker processes, or one Ray task per run (default: local)")
     p.add_argument("--ray-address", default=None,
@@ -408,7 +410,8 @@ def main(argv=None):
     if args.backend == "ray":
         sweep_backends.check_ray(args.ray_address)  # before any work: a missing Ray or cluster is one line at once
     # On a cluster the GPUs may be on the other nodes: there, Ray checks that --device cuda has some.
-    device = torch.device("cuda") if args.backend == "ray" and args.device == "cuda" else cli.device(args.device)
+    on_cluster_gpus = args.backend == "ray" and args.device == "cuda"
+    device = torch.device("cuda") if on_cluster_gpus else cli.device(args.device)
     grid, out = sweep_grid(args), args.out_dir
     workers = args.workers or cpu_count()
     if device.type != "cpu" and workers > 1 and args.backend == "local":
@@ -425,14 +428,15 @@ def main(argv=None):
     workers = max(1, min(workers, len(jobs)))
     threads = args.threads or max(1, cpu_count() // workers)
     print(f"{len(wanted & done)} of {len(wanted)} rows already in {csv_path}; {len(jobs)} runs of "
-          f"{max(grid['epochs'])} epochs to go on {workers} worker(s) x {threads} thread(s) ({args.backend})", flush=True)
+          f"{max(grid['epochs'])} epochs to go on {workers} worker(s) x {threads} thread(s), backend {args.backend}",
+          flush=True)
     sweep_seconds = run_sweep(jobs, raw, csv_path, done, make_backend(args, workers, threads, device))
     table, best, verdicts = report_outcome([r for r in read_rows(csv_path) if row_key(r) in wanted], out, args)
     best_loss_curves(out, args.recipe, best, grid["seeds"][0], sizes[0], args.show)
     metrics = {"task": "task4", "recipe": args.recipe, "lr_decay_per_epoch": recipes.RECIPES[args.recipe].lr_decay,
                "grid": grid, "train_n": sizes[0], "test_n": sizes[1], "backend": args.backend, "workers": workers,
-               "threads": threads, "runs_trained": len(jobs), "sweep_seconds": sweep_seconds, "table": table, "best": best,
-               "hypotheses": verdicts, "note": DROPOUT_NOTE, "wall_time_s": time.perf_counter() - t_start}
+               "threads": threads, "runs_trained": len(jobs), "sweep_seconds": sweep_seconds, "table": table,
+               "best": best, "hypotheses": verdicts, "note": DROPOUT_NOTE, "wall_time_s": time.perf_counter() - t_start}
     files.write_json(metrics, out / "metrics.json")
     print(f"table in {csv_path}; figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s, "
           f"training {sweep_seconds:.1f}s)")
