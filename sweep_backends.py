@@ -129,9 +129,13 @@ def start_ray(ray, address=None, cpus=None):
     return True
 
 
+def _on_cuda(device):
+    return str(device).startswith("cuda")
+
+
 def submit(ray, jobs, raw_ref, prepare, train, threads, device="cpu", gpus_per_run=0.0, max_retries=MAX_RETRIES):
     """{ObjectRef: job} of one Ray task per job, each asking for `threads` CPUs (and a GPU share on cuda)."""
-    task = ray.remote(_ray_run).options(num_cpus=threads, num_gpus=gpus_per_run if str(device) != "cpu" else 0,
+    task = ray.remote(_ray_run).options(num_cpus=threads, num_gpus=gpus_per_run if _on_cuda(device) else 0,
                                         max_retries=max_retries, retry_exceptions=False)
     return {task.remote(raw_ref, prepare, train, threads, str(device), job): job for job in jobs}
 
@@ -170,7 +174,7 @@ def run_ray(jobs, raw, on_done, prepare, train, threads, address=None, cpus=None
     ray = import_ray()
     owned = start_ray(ray, address, cpus)
     try:
-        if str(device) != "cpu" and ray.cluster_resources().get("GPU", 0) < gpus_per_run:
+        if _on_cuda(device) and ray.cluster_resources().get("GPU", 0) < gpus_per_run:
             raise UsageError(f"--device {device}: the Ray cluster has no GPU (resources: {ray.cluster_resources()})")
         raw_ref = ray.put(tuple((x.numpy(), y.numpy()) for x, y in raw))
         pending = submit(ray, jobs, raw_ref, prepare, train, threads, device, gpus_per_run, max_retries)

@@ -16,6 +16,7 @@ import torch
 import paths
 import sweep_backends
 import task4_experiment as t4
+from conftest import ctrl_c_after_first_run
 from errors import UsageError
 
 ray = pytest.importorskip("ray")
@@ -124,7 +125,7 @@ def test_a_run_whose_worker_dies_past_its_retries_is_one_error_line(local_ray):
 
 # ---- Ctrl-C and resume, in a process of its own that starts (and must stop) its own Ray
 
-DRIVER = ("import sys, cli, task4_experiment as t4, tests.test_sweep_backends as s; "
+DRIVER = ("import sys; sys.path.insert(0, 'tests'); import cli, task4_experiment as t4, test_sweep_backends as s; "
           "t4.load_raw = lambda *a, **k: s.synthetic_raw(2000); cli.run(lambda: t4.main(sys.argv[1:]))")
 CUT_GRID = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "0.7", "--hidden", "8", "16", "32", "--threads", "1"]
 
@@ -145,18 +146,8 @@ def ray_processes_of(session_pid):
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
 def test_ctrl_c_stops_ray_and_a_resume_gives_the_same_table(local_ray, monkeypatch, tmp_path):
     args = [sys.executable, "-c", DRIVER, *CUT_GRID, "--backend", "ray", "--workers", "2", "--out-dir", str(tmp_path)]
-    proc = subprocess.Popen(args, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     csv_path = tmp_path / t4.CSV_NAME
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.05)
-    if proc.poll() is not None:
-        pytest.skip("the run finished before it could be interrupted")
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-    _, err = proc.communicate(timeout=60)
+    proc, err = ctrl_c_after_first_run(args, csv_path)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-2000:]
     deadline = time.monotonic() + 15
     while ray_processes_of(proc.pid) and time.monotonic() < deadline:
