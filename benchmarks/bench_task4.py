@@ -18,6 +18,7 @@ Writes bench_task4.json to --out-dir.  Timings depend on what else the
 machine runs: say so when you report them.
 """
 import argparse
+import shlex
 import sys
 import tempfile
 import time
@@ -56,6 +57,9 @@ def parse_args(argv=None):
     p.add_argument("--backends", nargs="+", choices=["local", "ray"], default=None,
                    help="time only the sweep (the --quick grid with --quick) on each of these backends, side by "
                         "side (default: off)")
+    p.add_argument("--sweep-args", default=None,
+                   help="with --backends: task4_experiment.py flags of the grid to time instead, e.g. "
+                        "\"--epochs 1 2 --hidden 20 100 --train-limit 20000\" (default: the default grid)")
     p.add_argument("--skip-sweep", action="store_true", help="time only the canonical epoch (default: off)")
     return p.parse_args(argv)
 
@@ -93,9 +97,10 @@ def backend_sweep(backend, sweep_argv):
 
 def compare_backends(args):
     """The sweep on each of args.backends, one after the other: start-up, sweep, total, and the same rows?"""
-    out, rows = {"grid": QUICK_GRID if args.quick else "default", "cores": task4_experiment.cpu_count()}, {}
+    grid = shlex.split(args.sweep_args) if args.sweep_args else QUICK_GRID if args.quick else []
+    out, rows = {"grid": grid or "default", "cores": task4_experiment.cpu_count()}, {}
     for backend in args.backends:
-        argv = (QUICK_GRID if args.quick else []) + ["--data-dir", str(args.data_dir), "--fresh",
+        argv = grid + ["--data-dir", str(args.data_dir), "--fresh",
                                                       "--out-dir", str(args.out_dir / f"sweep_{backend}")]
         startup, seconds, rows[backend] = backend_sweep(backend, argv)
         out[backend] = {"startup_s": startup, "sweep_s": seconds, "total_s": startup + seconds}

@@ -126,7 +126,7 @@ def test_a_run_whose_worker_dies_past_its_retries_is_one_error_line(local_ray):
 # ---- Ctrl-C and resume, in a process of its own that starts (and must stop) its own Ray
 
 DRIVER = ("import sys; sys.path.insert(0, 'tests'); import cli, task4_experiment as t4, test_sweep_backends as s; "
-          "t4.load_raw = lambda *a, **k: s.synthetic_raw(2000); cli.run(lambda: t4.main(sys.argv[1:]))")
+          "t4.load_raw = lambda *a, **k: s.synthetic_raw(1000); cli.run(lambda: t4.main(sys.argv[1:]))")
 CUT_GRID = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "0.7", "--hidden", "8", "16", "32", "--threads", "1"]
 
 
@@ -155,7 +155,7 @@ def test_ctrl_c_stops_ray_and_a_resume_gives_the_same_table(local_ray, monkeypat
     assert not ray_processes_of(proc.pid), "Ray processes of the interrupted run still alive"
     rows = t4.read_rows(csv_path)
     assert 2 <= len(rows) < 18 and len(rows) % 2 == 0  # whole runs only, each two whole rows
-    monkeypatch.setattr(t4, "load_raw", lambda *a, **k: synthetic_raw(2000))
+    monkeypatch.setattr(t4, "load_raw", lambda *a, **k: synthetic_raw(1000))
     again = t4.main(CUT_GRID + ["--backend", "ray", "--out-dir", str(tmp_path)])
     assert again["runs_trained"] == 9 - len(rows) // 2
     resumed = t4.read_rows(csv_path)
