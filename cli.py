@@ -30,6 +30,7 @@ def _number(convert, word, allowed, rule):
 
 
 positive_int = _number(int, "a whole number", lambda v: v >= 1, "must be at least 1")
+non_negative_int = _number(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
 positive_float = _number(float, "a number", lambda v: v > 0, "must be positive")
 dropout_rate = _number(float, "a number", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
 port = _number(int, "a port number", lambda v: 0 <= v <= 65535, "must be in 0-65535 (0: any free port)")

@@ -61,7 +61,7 @@ def save(fig, path, show=False):
 
 def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="gray", show=False,
                title_colors=None, overlays=None):
-    """Images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 4, 7, 8, 11, 16).
+    """Images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 4, 7, 8, 11, 16); None leaves a cell empty.
 
     `overlays` (N, H, W) in [0, 1], if given, are laid over the images as heat maps (Grad-CAM).
     """
@@ -72,7 +72,7 @@ def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         ax.set(xticks=[], yticks=[])  # hidden anyway; without them the tight bounding box is found faster
-        if i >= n:
+        if i >= n or images[i] is None:  # None: an empty cell, to keep rows aligned
             continue
         ax.imshow(np.asarray(images[i]), cmap=cmap, interpolation="none")
         if overlays is not None:
@@ -366,4 +366,41 @@ def parallel_coordinates(names, table, path, title="All variations", show=False)
         ax.spines[side].set_visible(False)
     sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(100 * lo[-1], 100 * hi[-1]))
     fig.colorbar(sm, ax=ax, label=f"{names[-1]} (%)")
+    return save(fig, path, show)
+
+
+# ---- what the network learned: feature maps (Tasks 1 and 3)
+
+def embedding_map(maps, labels, class_names, path, groups=None, marked=None, marked_label="misclassified",
+                  title=None, show=False):
+    """2-D maps of the same points side by side (PCA, t-SNE), coloured by class.
+
+    maps: {method name: (N, 2)}; labels: (N,) class indices.  groups: [(name, bool mask (N,), marker)]
+    drawn with their own markers (default: one group of dots); marked: a bool mask (N,) of points
+    ringed in black (misclassified ones).
+    """
+    labels = np.asarray(labels)
+    groups = groups or [("", np.ones(len(labels), bool), "o")]
+    colors = plt.get_cmap("tab10")(np.arange(len(class_names)) % 10)
+    size = 6 if len(labels) > 3000 else 12 if len(labels) > 300 else 40
+    fig, axes = plt.subplots(1, len(maps), figsize=(6.2 * len(maps), 5.8), squeeze=False)
+    for ax, (method, xy) in zip(axes[0], maps.items()):
+        xy = np.asarray(xy)
+        for name, mask, marker in groups:
+            ax.scatter(xy[mask, 0], xy[mask, 1], c=colors[labels[mask]], s=size, marker=marker, alpha=0.75,
+                       linewidths=0)
+        if marked is not None and np.any(marked):
+            ax.scatter(xy[marked, 0], xy[marked, 1], s=size * 5, facecolors="none", edgecolors="black",
+                       linewidths=1.0)
+        ax.set(title=method, xticks=[], yticks=[])
+    handles = [matplotlib.lines.Line2D([], [], marker="o", ls="", color=colors[i], label=c)
+               for i, c in enumerate(class_names)]
+    handles += [matplotlib.lines.Line2D([], [], marker=m, ls="", color="gray", label=n) for n, _, m in groups if n]
+    if marked is not None and np.any(marked):
+        handles.append(matplotlib.lines.Line2D([], [], marker="o", ls="", mfc="none", mec="black",
+                                               label=f"{marked_label} ({int(np.sum(marked))})"))
+    fig.legend(handles=handles, loc="center right", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     return save(fig, path, show)

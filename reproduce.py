@@ -38,6 +38,7 @@ QUICK_TASK4 = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "--hidden", "20"
                "--train-limit", "2000", "--test-limit", "1000"]
 FIVE = ["--letters", "alpha", "beta", "gamma", "delta", "epsilon"]
 IMPROVED_MNIST = ["--recipe", "adamw-onecycle", "--dropout", "0.1"]
+QUICK_GABOR = [*QUICK_MNIST, "--repeats", "2"]  # two seeds: the least that gives a spread
 
 
 def steps(out):
@@ -57,6 +58,7 @@ def steps(out):
         Step("task4_improved", "Task 4: FashionMNIST experiment, improved recipe", "task4_experiment.py",
              ["--recipe", "adamw-decay"], QUICK_TASK4),
         Step("alexnet", "Extension 3: AlexNet's first layers", "ext_alexnet.py", [], []),
+        Step("ext_gabor", "Extension 4: a Gabor first layer", "ext_gabor.py", [], QUICK_GABOR),
     ]
 
 
@@ -206,6 +208,7 @@ def paper_vs_measured(out):
         return f"{_pct(b.get('accuracy_mean'))}{spread} (L={b['epochs']}, M={b['dropout']}, N={b['hidden']})"
 
     epochs = t1.get("recipe", {}) and len(t1.get("history", {}).get("epochs", [])) - 1
+    gabor = _metrics(out, "ext_gabor").get("summary")
     return [
         (f"MNIST test accuracy after {epochs or 5} epochs", "9799/10000 (97.99 %)", count(t1)),
         ("MNIST test loss", "0.0604", f"{t1['test_loss']:.4f}" if "test_loss" in t1 else "—"),
@@ -216,7 +219,93 @@ def paper_vs_measured(out):
         ("Greek letters, 5 (test set)", "all correct", _pct(t5.get("test_accuracy"))),
         ("FashionMNIST best variation", "86 % (L=6, M=0.6, N=60)", best(t4)),
         ("FashionMNIST best, improved recipe", "—", best(t4i)),
+        ("MNIST, Gabor conv1 (frozen) vs learned", "— (a public reproduction: 98.23 % vs 97.93 %, one seed)",
+         f"{_mean_sd(gabor['gabor'])} vs {_mean_sd(gabor['learned'])}" if gabor else "—"),
     ]
+
+
+def _mean_sd(s):
+    """'98.31 ± 0.05 % (3 seeds)' from a {'mean', 'sd', 'n'} of accuracies."""
+    sd = f" ± {100 * s['sd']:.2f}" if s.get("sd") is not None else ""
+    return f"{100 * s['mean']:.2f}{sd} % ({s['n']} seed{'s' if s['n'] > 1 else ''})"
+
+
+def _figure(out, step, name, caption):
+    """A figure beyond the report's numbering, with its caption, or nothing if its step did not write it."""
+    return [f"![{caption}]({step}/{name})", "", f"*{caption}*", ""] if (out / step / name).is_file() else []
+
+
+def task4_sections(out):
+    """Task 4 as the report sets it out: A. the plan (the grid), B. the predictions, C. the results."""
+    runs = [(step, m) for step in ("task4", "task4_improved") if (m := _metrics(out, step)).get("hypotheses")]
+    if not runs:
+        return ["*Task 4 wrote no metrics.json.*", ""]
+    g, m = runs[0][1]["grid"], runs[0][1]
+    lines = ["### A. The plan", "",
+             f"Net on FashionMNIST ({m['train_n']} training, {m['test_n']} test images), every combination of "
+             f"epochs L ∈ {{{', '.join(map(str, g['epochs']))}}} × dropout M ∈ "
+             f"{{{', '.join(f'{d:g}' for d in g['dropout'])}}} × hidden units N ∈ {{{', '.join(map(str, g['hidden']))}}}"
+             f" = {len(g['epochs']) * len(g['dropout']) * len(g['hidden'])} variations, seed(s) "
+             f"{', '.join(map(str, g['seeds']))}; each recipe below runs the same grid.", "",
+             "### B. The predictions", ""]
+    lines += [f"{i}. **{dim}**: {v['prediction']}." for i, (dim, v) in enumerate(m["hypotheses"].items(), 1)]
+    lines += ["", "### C. The results", "",
+              "Each prediction against the outcome: the change in test accuracy from the dimension's smallest to "
+              "its largest value, paired over every setting of the other dimensions (and seed), ± its standard "
+              "error; a change within twice its standard error is inconclusive.", "",
+              "| recipe | dimension | change (points) | pairs | verdict |", "| --- | --- | --- | --- | --- |"]
+    for step, m in runs:
+        for dim, v in m["hypotheses"].items():
+            change = "—" if v["change_points"] is None else f"{v['change_points']:+.2f} ± {v['standard_error']:.2f}"
+            lines.append(f"| {m['recipe']} | {dim} | {change} | {v['pairs']} | {v['verdict']} |")
+    return lines + ["", f"Best variation, recipe {runs[0][1]['recipe']}: Figs 14–15 below.", ""]
+
+
+def gabor_section(out):
+    """Extension 4: the Gabor conv1 against the learned one, mean ± sd over seeds, and its figures."""
+    m = _metrics(out, "ext_gabor")
+    if "summary" not in m:
+        return ["*ext_gabor.py wrote no metrics.json.*", ""]
+    s = m["summary"]
+    lines = [f"MNIST, {m['train_n']} training and {m['test_n']} test images, {m['epochs']} epoch(s) of the "
+             f"report's recipe; conv1 either 10 fixed Gabor kernels (frozen, zero bias) or learned; seeds "
+             f"{', '.join(map(str, m['seeds']))}, the same start for the other layers and the same batches per seed.",
+             "", "| conv1 | test accuracy, mean ± sd | per seed |", "| --- | --- | --- |"]
+    for c in ("gabor", "learned"):
+        lines.append(f"| {c} | {_mean_sd(s[c])} | {', '.join(f'{100 * a:.2f}' for a in s[c]['accuracies'])} |")
+    spread = "" if s["spread"] is None else f" against a seed-to-seed sd of up to {100 * s['spread']:.2f}"
+    paired = "" if s.get("paired_sd") is None else \
+        f" Seed by seed (the same start and batches): {', '.join(f'{100 * d:+.2f}' for d in s['paired_differences'])}" \
+        f" points, sd {100 * s['paired_sd']:.2f}."
+    lines += ["", f"Difference (Gabor − learned): {100 * s['difference']:+.2f} points{spread}: {s['verdict']}.{paired}",
+              ""]
+    lines += _figure(out, "ext_gabor", "gabor_bank_responses.png",
+                     "The Gabor bank in conv1 and the first training digit filtered by each kernel (as Fig 10).")
+    return lines + _figure(out, "ext_gabor", "learned_vs_gabor.png",
+                           "The learned conv1 filters of the first seed, each beside its closest Gabor kernel.")
+
+
+def errors_section(out):
+    """What the network gets wrong (Task 2) and how its fc1 features lie (Tasks 1 and 3)."""
+    m, lines = _metrics(out, "task2"), []
+    if "per_class_accuracy" in m:
+        n = sum(map(sum, m["confusion"]))
+        lines += [f"Per-class accuracy of Task 1's network on {n} MNIST test digits:", "",
+                  "| digit | " + " | ".join(map(str, range(10))) + " |", "| --- " * 11 + "|",
+                  "| accuracy (%) | " + " | ".join(f"{100 * a:.1f}" for a in m["per_class_accuracy"]) + " |", "",
+                  "Most confused pairs: " + ", ".join(f"{p['true']} read as {p['predicted']} ({p['count']}×)"
+                                                      for p in m["confused_pairs"]) + ".", ""]
+    lines += _figure(out, "task2", "extra_confusion_matrix.png", "MNIST test confusion matrix (rows: true digit).")
+    lines += _figure(out, "task2", "extra_confused_pairs.png",
+                     "The most confused pairs, a row each: example digits with the network's probabilities.")
+    for step, what in (("task1", "the MNIST test digits"), ("task3", "the Greek letters, training and test")):
+        e = _metrics(out, step).get("embedding_map")
+        if e:
+            lines += _figure(out, step, "extra_embedding_map.png",
+                             f"fc1's features of {what} ({e['points']} points, {e['misclassified']} misclassified "
+                             f"ringed) by PCA and t-SNE (perplexity {e['perplexity']:.3g}, random state "
+                             f"{e['random_state']}; t-SNE {e['seconds']['t-SNE']:.1f} s).")
+    return lines
 
 
 def write_report(out, results, args):
@@ -240,6 +329,8 @@ def write_report(out, results, args):
     lines.append("")
     for heading, figures in FIGURES.items():
         lines += [f"## {heading}", ""]
+        if heading.startswith("Task 4"):
+            lines += task4_sections(out)
         for number, step, caption in figures:
             path = _find(out, step, number)
             if path is None:
@@ -252,6 +343,8 @@ def write_report(out, results, args):
         if heading.startswith("Extensions") and results.get("alexnet", {}).get("note"):
             lines += [f"*AlexNet ran in its {results['alexnet']['note']}. Its filters are untrained, so Figs "
                       "18–19 show the method, not ImageNet's learned features.*", ""]
+    lines += ["## Extension 4: a Gabor first layer", "", *gabor_section(out)]
+    lines += ["## What the network gets wrong, and how it sees the inputs", "", *errors_section(out)]
     lines += ["## Beyond the report", ""]
     for step, name, caption in EXTRA:
         if (out / step / name).is_file():

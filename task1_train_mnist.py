@@ -4,7 +4,8 @@
     python task1_train_mnist.py --recipe adamw-onecycle --dropout 0.1   # same Net, better recipe
     python task1_train_mnist.py --no-train                              # reload the model, parts E-G only
 
-Writes fig01-fig08, metrics.json and model.pth to --out-dir (default outputs/task1/).
+Writes fig01-fig08, metrics.json and model.pth to --out-dir (default outputs/task1/), and, beyond the
+report, extra_embedding_map.png: the fc1 features of the first --map-points test digits in 2-D.
 Expect test accuracy ~98.2 % (report: 97.99 %; the better recipe: ~99.3 %) in about 30 s on a
 2-core laptop CPU.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+import analysis
 import classify
 import cli
 import datasets
@@ -28,6 +30,7 @@ from paths import DATA_DIR, MNIST_MODEL, MODEL_NAME
 DIGITS_DIR = DATA_DIR / "handwritten_digits"
 CLASS_NAMES = classify.DIGITS
 RECIPE_CHOICES = ["report", "adamw-onecycle", "adamw-decay"]
+MAP_POINTS = 2000  # t-SNE of 2000 points: ~10 CPU-seconds (measured); of all 10000 ~6 times that (N log N)
 
 
 def parse_args(argv=None):
@@ -48,6 +51,9 @@ def parse_args(argv=None):
                    help="the model --no-train reads (default: outputs/task1/model.pth)")
     p.add_argument("--digits-dir", type=cli.folder, default=DIGITS_DIR,
                    help="photos of handwritten digits for part G (default: data/handwritten_digits/)")
+    p.add_argument("--map-points", type=cli.non_negative_int, default=MAP_POINTS,
+                   help="map the fc1 features of the first N test digits with PCA and t-SNE (perplexity "
+                        f"{analysis.PERPLEXITY:g}); 0: no map (default: {MAP_POINTS}; t-SNE time grows ~N log N)")
     cli.add_limits(p)
     return p.parse_args(argv)
 
@@ -140,6 +146,20 @@ def classify_photos(model, folder, out, show):
     return results, accuracy
 
 
+def embedding_map(model, x, y, n, out, show):
+    """Beyond the report: the fc1 features of the first n test digits in 2-D (PCA, t-SNE), errors ringed."""
+    features, log_p = analysis.fc1_features(model, x[:n])
+    labels = y[:n].cpu().numpy()
+    wrong = log_p.argmax(1).numpy() != labels
+    maps, info = analysis.maps_2d(features)
+    plots.embedding_map(maps, labels, CLASS_NAMES, out / "extra_embedding_map.png", marked=wrong, show=show,
+                        title=f"fc1's {features.shape[1]} features of the first {n} MNIST test digits in 2-D "
+                              f"(t-SNE perplexity {info['perplexity']:.3g}, random state {info['random_state']})")
+    print(f"embedding map of {n} test digits ({int(wrong.sum())} misclassified): t-SNE "
+          f"{info['seconds']['t-SNE']:.1f}s ({info['cpu_seconds']['t-SNE']:.1f}s CPU)")
+    return {"points": n, "misclassified": int(wrong.sum()), **info}
+
+
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
@@ -160,6 +180,9 @@ def main(argv=None):
     model = training.prepare(model, device)
     final, correct10 = use_reloaded(model, test_u8, (x_test, y_test), out, args.show)
     results, hw_accuracy = classify_photos(model, args.digits_dir, out, args.show)  # G
+    n_map = min(args.map_points, len(y_test))
+    if n_map >= 4:  # fewer points make no map
+        metrics["embedding_map"] = embedding_map(model, x_test, y_test, n_map, out, args.show)
     metrics.update(test_accuracy=final["accuracy"], test_loss=final["loss"], test_correct=final["correct"],
                    test_n=final["n"], first_ten_correct=correct10, handwritten=results,
                    handwritten_accuracy=hw_accuracy, wall_time_s=time.perf_counter() - t_start)

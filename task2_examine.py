@@ -5,7 +5,8 @@
 
 Fig 9: conv1's ten 5x5 filters; Fig 10: the first training digit filtered by each with OpenCV's
 filter2D, checked against conv1's own output (they agree to ~1e-6); beyond the report, Grad-CAM
-for digits the network gets right and wrong.  About 5 s on a 2-core laptop CPU.
+for digits the network gets right and wrong, and the errors it makes: the test confusion matrix,
+per-class accuracy and the five most confused pairs with examples.  About 5 s on a 2-core laptop CPU.
 """
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import cv2
 import torch
 
+import analysis
 import cli
 import datasets
 import files
@@ -24,6 +26,8 @@ from models import load_checkpoint
 from paths import MNIST_MODEL
 
 N_CAM = 5  # digits per row of the Grad-CAM figure
+N_PAIRS, N_EXAMPLES = 5, 4  # the most confused pairs, and example digits of each
+CLASS_NAMES = [str(d) for d in range(10)]
 
 
 def parse_args(argv=None):
@@ -31,7 +35,7 @@ def parse_args(argv=None):
     p.add_argument("--model", type=Path, default=MNIST_MODEL, metavar="FILE",
                    help="Task 1's model (default: outputs/task1/model.pth, written by task1_train_mnist.py)")
     p.add_argument("--test-limit", type=cli.positive_int, default=None,
-                   help="search only the first N test digits for Grad-CAM examples (default: all 10000)")
+                   help="use only the first N test digits for Grad-CAM and the errors (default: all 10000)")
     return p.parse_args(argv)
 
 
@@ -70,10 +74,15 @@ def show_conv1(model, data_dir, out, show):
             "filter2d_check": check}
 
 
-def show_gradcam(model, args, device, out):
-    """Part C (beyond the report): Grad-CAM for the first test digits it gets right and wrong."""
+def load_test(args, device):
+    """(uint8 images, normalised images on `device`, labels) of the first --test-limit test digits."""
     xt_u8, yt = datasets.load_split("MNIST", train=False, data_dir=args.data_dir, limit=args.test_limit)
-    xt = datasets.normalize(xt_u8, "MNIST").to(device)
+    return xt_u8, datasets.normalize(xt_u8, "MNIST").to(device), yt
+
+
+def show_gradcam(model, test, args, out):
+    """Part C (beyond the report): Grad-CAM for the first test digits it gets right and wrong."""
+    xt_u8, xt, yt = test
     right, wrong, pred, prob = cam_examples(model, xt, yt)
     idx = right + wrong
     maps = list(grad_cam(model, xt[idx], pred[idx].tolist()))
@@ -97,6 +106,38 @@ def show_gradcam(model, args, device, out):
             "test_errors": errors, "test_n": len(yt)}
 
 
+def confused_examples(pairs, xt_u8, yt, pred, prob):
+    """Up to N_EXAMPLES digits of each (true, predicted) pair, a row each (None fills a short row), with titles."""
+    images, titles = [], []
+    for t, p, _ in pairs:
+        idx = torch.nonzero((yt == t) & (pred == p)).flatten()[:N_EXAMPLES].tolist()
+        images += [xt_u8[i].numpy() for i in idx] + [None] * (N_EXAMPLES - len(idx))
+        titles += [f"{t} read as {p}\np({p})={prob[i, p]:.2f}, p({t})={prob[i, t]:.2f}" for i in idx]
+        titles += [""] * (N_EXAMPLES - len(idx))
+    return images, titles
+
+
+def show_errors(model, test, out, show):
+    """Part D (beyond the report): the test confusion matrix, per-class accuracy, the most confused pairs."""
+    xt_u8, xt, yt = test
+    prob = training.predict(model, xt).exp().cpu()  # (N, 10)
+    pred = prob.argmax(1)
+    counts = analysis.confusion(yt, pred, len(CLASS_NAMES))
+    per_class = analysis.per_class_accuracy(counts)
+    pairs = analysis.most_confused(counts, N_PAIRS)
+    n, correct = int(counts.sum()), int(counts.trace())
+    plots.confusion_matrix(counts.numpy(), CLASS_NAMES, out / "extra_confusion_matrix.png", show=show,
+                           title=f"MNIST test set: {correct}/{n} correct (rows: true digit)")
+    if pairs:
+        images, titles = confused_examples(pairs, xt_u8, yt, pred, prob)
+        plots.image_grid(images, titles, out / "extra_confused_pairs.png", cols=N_EXAMPLES, show=show,
+                         suptitle=f"The {len(pairs)} most confused pairs, a row each, with the network's probabilities")
+    print("per-class accuracy: " + "  ".join(f"{c}: {100 * a:.1f}%" for c, a in zip(CLASS_NAMES, per_class)))
+    print("most confused (true -> predicted: count): " + ", ".join(f"{t} -> {p}: {c}" for t, p, c in pairs))
+    return {"confusion": counts.tolist(), "per_class_accuracy": per_class.tolist(),
+            "confused_pairs": [{"true": t, "predicted": p, "count": c} for t, p, c in pairs]}
+
+
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
@@ -107,7 +148,9 @@ def main(argv=None):
     with torch.no_grad():
         metrics.update(show_conv1(model, args.data_dir, args.out_dir, args.show))
     model = training.prepare(model, device)  # Grad-CAM needs gradients
-    metrics.update(show_gradcam(model, args, device, args.out_dir), wall_time_s=time.perf_counter() - t_start)
+    test = load_test(args, device)
+    metrics.update(show_gradcam(model, test, args, args.out_dir))
+    metrics.update(show_errors(model, test, args.out_dir, args.show), wall_time_s=time.perf_counter() - t_start)
     files.write_json(metrics, args.out_dir / "metrics.json")
     print(f"figures and metrics.json in {args.out_dir}  ({metrics['wall_time_s']:.1f}s)")
 

@@ -7,7 +7,8 @@
 
 Task 1's model is only read: its layers are frozen and a new last layer learns the letters
 (data/greek_train, tested on data/greek_test). Writes figures, metrics.json and the Greek
-model.pth to outputs/task3/ (other letter sets: outputs/task3_greekK/). Expect 18/18 on the
+model.pth to outputs/task3/ (other letter sets: outputs/task3_greekK/); beyond the report,
+extra_embedding_map.png, fc1's features of the training and test letters in 2-D. Expect 18/18 on the
 three test letters and 29/30 on five, about 5 s each on a 2-core laptop CPU.
 """
 import csv
@@ -16,9 +17,11 @@ import io
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
+import analysis
 import classify
 import cli
 import datasets
@@ -123,20 +126,12 @@ def recipe_for(args, batch_size):
     return dataclasses.replace(RECIPE, batch_size=batch_size, lr=args.lr, augment=not args.no_augment)
 
 
-def confusion(y, pred, k):
-    """counts[true, predicted] over k classes."""
-    counts = torch.zeros(k, k, dtype=torch.int64)
-    for t, p in zip(y.tolist(), pred.tolist()):
-        counts[t, p] += 1
-    return counts
-
-
 def test_report(model, test, test_paths, classes, out, show):
     """Predictions on the test letters: grid (Fig 11, or Fig 16 for five), per class, confusion matrix."""
     final = training.evaluate(model, *test)
     pred, y = training.predict(model, test[0]).argmax(1).cpu(), test[1].cpu()
-    counts = confusion(y, pred, len(classes))
-    per_class = {c: counts[i, i].item() / max(1, counts[i].sum().item()) for i, c in enumerate(classes)}
+    counts = analysis.confusion(y, pred, len(classes))
+    per_class = dict(zip(classes, analysis.per_class_accuracy(counts).tolist()))
     number = 16 if len(classes) == 5 else 11
     name = "fig16_five_letters_predictions.png" if number == 16 else "fig11_greek_predictions.png"
     results = [{"label": classes[t], "prediction": classes[p]} for t, p in zip(y.tolist(), pred.tolist())]
@@ -154,6 +149,23 @@ def test_report(model, test, test_paths, classes, out, show):
     return {"test_accuracy": final["accuracy"], "test_loss": final["loss"], "test_correct": final["correct"],
             "test_n": final["n"], "per_class_accuracy": per_class, "confusion": counts.tolist(),
             "misclassified": wrong}
+
+
+def letter_map(model, train, test, classes, out, show):
+    """Beyond the report: the fc1 features of the training and test letters in 2-D (PCA, t-SNE)."""
+    if len(train[1]) + len(test[1]) < 4:  # too few letters for a map
+        return None
+    features, log_p = analysis.fc1_features(model, torch.cat([train[0], test[0]]))
+    labels = torch.cat([train[1], test[1]]).cpu().numpy()
+    is_test = np.arange(len(labels)) >= len(train[1])
+    wrong = is_test & (log_p.argmax(1).numpy() != labels)
+    maps, info = analysis.maps_2d(features)
+    plots.embedding_map(maps, labels, classes, out / "extra_embedding_map.png", show=show,
+                        groups=[("training letters", ~is_test, "o"), ("test letters", is_test, "^")],
+                        marked=wrong, marked_label="test, misclassified",
+                        title=f"fc1's features of the Greek letters (frozen from MNIST) in 2-D "
+                              f"(t-SNE perplexity {info['perplexity']:.3g}, random state {info['random_state']})")
+    return {"points": len(labels), "test_points": int(is_test.sum()), "misclassified": int(wrong.sum()), **info}
 
 
 def train_letters(args, device):
@@ -179,7 +191,8 @@ def train_letters(args, device):
     save_checkpoint(model, args.save, class_names=classes, task="task3", epochs=args.epochs[0],
                     recipe=dataclasses.asdict(recipe), frozen_dropout=args.frozen_dropout)
     print(f"saved {args.save}")
-    return {"classes": classes, **test_report(model, test, test_paths, classes, out, args.show),
+    report = test_report(model, test, test_paths, classes, out, args.show)
+    return {"classes": classes, **report, "embedding_map": letter_map(model, train, test, classes, out, args.show),
             "recipe": dataclasses.asdict(recipe), "epochs": args.epochs[0], "frozen_dropout": args.frozen_dropout,
             "saved": str(args.save), "history": history}
 

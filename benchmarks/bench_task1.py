@@ -5,10 +5,11 @@ ToTensor() + Normalize(), a shuffled DataLoader of batch 64, test DataLoader of 
 same Net and SGD (lr 0.01, momentum 0.5) -- the PyTorch MNIST tutorial as the report ran it.
 
 Prints, with the ratio of each against the baseline:
-  1. one epoch (training + test-set evaluation): ours vs canonical      target >= 2.5x
-  2. the whole `task1_train_mnist.py` run (5 epochs with train and test evaluation after every
-     epoch, save, reload, all figures, process start included) vs the canonical 5 epochs alone
-     (training + test evaluation)                                          target >= 2x
+  1. one epoch (training + test-set evaluation): ours vs canonical      target >= 2.8x
+  2. the whole `task1_train_mnist.py` run of the report's protocol (5 epochs with train and test
+     evaluation after every epoch, save, reload, Figs 1-8, process start included; without the
+     t-SNE map beyond the report, timed on its own) vs the canonical 5 epochs alone
+     (training + test evaluation)                                          target >= 2.2x
 
     python benchmarks/bench_task1.py                 # ~3 minutes on a 2-core CPU
     python benchmarks/bench_task1.py --canonical-epochs 1   # time 1 canonical epoch, x5 for the run
@@ -46,13 +47,24 @@ def our_epochs(data_dir, epochs, seed=1):
     return [b - a for a, b in zip(ends, ends[1:])], history["epochs"][-1]["test_accuracy"]
 
 
-def whole_run(data_dir):
+def whole_run(data_dir, extra=()):
+    """Seconds of one `task1_train_mnist.py` run, process start to exit."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "task1_train_mnist.py"), "--data-dir", str(data_dir),
-                        "--out-dir", tmp], check=True,
-                       stdout=subprocess.DEVNULL)
+                        "--out-dir", tmp, *extra], check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - t0
+
+
+def warn_if_busy():
+    """Two torch threads on cores another process keeps busy spin-wait and run many times slower: say so."""
+    try:
+        load = float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError):
+        return
+    if load > 0.5:
+        print(f"warning: load average {load:.1f}: other processes share the cores, so these timings are not "
+              "those of an idle machine")
 
 
 def main():
@@ -64,10 +76,12 @@ def main():
     args = p.parse_args()
     provision("MNIST", args.data_dir)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    warn_if_busy()
 
     ours, our_acc = our_epochs(args.data_dir, args.our_epochs)
     can, can_acc = canonical_epochs("MNIST", args.data_dir, args.canonical_epochs)
-    run = whole_run(args.data_dir)
+    run = whole_run(args.data_dir, ["--map-points", "0"])  # the report's protocol
+    with_map = whole_run(args.data_dir)  # plus the embedding map beyond the report (t-SNE)
 
     ours_epoch, can_epoch = sum(ours) / len(ours), sum(can) / len(can)
     can_five = sum(can) * 5 / len(can)
@@ -76,10 +90,12 @@ def main():
     print(f"ours              : {ours_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in ours)}; "
           f"test acc after {len(ours)} epoch(s) {our_acc:.4f})")
     r1, r2 = can_epoch / ours_epoch, can_five / run
-    print(f"per epoch (train + test eval): {r1:.2f}x faster  (target >= 2.5x: {'met' if r1 >= 2.5 else 'NOT met'})")
+    print(f"per epoch (train + test eval): {r1:.2f}x faster  (target >= 2.8x: {'met' if r1 >= 2.8 else 'NOT met'})")
     print(f"whole task1 run {run:.1f} s vs canonical 5 epochs {can_five:.1f} s"
           f"{' (extrapolated)' if len(can) != 5 else ''}: {r2:.2f}x faster  "
-          f"(target >= 2x: {'met' if r2 >= 2 else 'NOT met'})")
+          f"(target >= 2.2x: {'met' if r2 >= 2.2 else 'NOT met'})")
+    print(f"the same run with the default t-SNE embedding map (beyond the report): {with_map:.1f} s, "
+          f"{can_five / with_map:.2f}x")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ def test_show_opens_every_figure_at_the_end(tmp_path, mnist_checkpoint):
     r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, "--show", env=env)
     assert r.returncode == 0, r.stderr
     windows = [line for line in r.stdout.splitlines() if line.startswith("window: ")]
-    assert len(windows) == 3 and windows[0].startswith("window: Fig 12") and windows[1].startswith("window: Fig 11")
-    assert "confusion" in windows[2]
+    assert len(windows) == 4 and windows[0].startswith("window: Fig 12") and windows[1].startswith("window: Fig 11")
+    assert "confusion" in windows[2] and "fc1's features" in windows[3]
     assert r.stdout.rstrip().endswith("all windows closed")
     r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path, env=env)
     assert "window: " not in r.stdout  # without --show, nothing opens

@@ -2,6 +2,7 @@
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +15,7 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
     r = subprocess.run([sys.executable, "reproduce.py", "--quick", "--out-dir", tmp_path], cwd=paths.ROOT,
                        capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert "[1/9 task1 " in r.stdout and "== [9/9]" in r.stdout  # progress: which step, time so far
+    assert "[1/10 task1 " in r.stdout and "== [10/10]" in r.stdout  # progress: which step, time so far
     report = (tmp_path / "REPORT.md").read_text()
     for n in range(1, 20):
         assert f"**Fig {n}.**" in report, f"Fig {n} missing"
@@ -27,6 +28,10 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
     assert table.count("\n") >= 10 and "9799/10000" in table
     assert re.search(r"MNIST test accuracy .*\| \d+/1000 \(\d+\.\d\d %\)", table)
     assert "Python 3" in report and "torch 2" in report
+    for section in ("### A. The plan", "### B. The predictions", "### C. The results", "| gabor | ",
+                    "Most confused pairs:", "ext_gabor/gabor_bank_responses.png", "task1/extra_embedding_map.png",
+                    "task3/extra_embedding_map.png", "task2/extra_confused_pairs.png"):
+        assert section in report, section
 
 
 def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):
@@ -39,3 +44,28 @@ def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):
     report = (tmp_path / "REPORT.md").read_text()
     assert "**failed** (exit 2): error: no model at" in report
     assert "**Fig 9** — missing" in report
+
+
+def test_report_renders_task4_plan_predictions_and_verdicts(tmp_path):
+    """Task 4's A-B-C and the Gabor table come from the steps' metrics.json, numbers as written there."""
+    import files
+    hyp = {"epochs": {"prediction": "more epochs help", "change_points": 1.234, "standard_error": 0.1, "pairs": 15,
+                      "verdict": "supported"},
+           "dropout": {"prediction": "dropout hurts", "change_points": None, "standard_error": None, "pairs": 0,
+                       "verdict": "not tested (one value)"}}
+    files.write_json({"hypotheses": hyp, "recipe": "report", "train_n": 2000, "test_n": 1000,
+                      "grid": {"epochs": [1, 2], "dropout": [0.5], "hidden": [20, 60], "seeds": [1]}},
+                     tmp_path / "task4" / "metrics.json")
+    acc = {"gabor": {"mean": 0.981, "sd": 0.001, "n": 2, "accuracies": [0.98, 0.982]},
+           "learned": {"mean": 0.975, "sd": 0.002, "n": 2, "accuracies": [0.973, 0.977]}}
+    files.write_json({"summary": {**acc, "difference": 0.006, "spread": 0.002, "verdict": "larger than the "
+                                  "seed-to-seed spread"}, "train_n": 3000, "test_n": 1000, "epochs": 1, "seeds": [1, 2]},
+                     tmp_path / "ext_gabor" / "metrics.json")
+    report = reproduce.write_report(tmp_path, {}, SimpleNamespace(quick=True)).read_text()
+    assert "epochs L ∈ {1, 2} × dropout M ∈ {0.5} × hidden units N ∈ {20, 60} = 4 variations" in report
+    assert "1. **epochs**: more epochs help." in report
+    assert "| report | epochs | +1.23 ± 0.10 | 15 | supported |" in report
+    assert "| report | dropout | — | 0 | not tested (one value) |" in report
+    assert "| gabor | 98.10 ± 0.10 % (2 seeds) | 98.00, 98.20 |" in report
+    assert "+0.60 points against a seed-to-seed sd of up to 0.20: larger than the seed-to-seed spread" in report
+    assert "98.10 ± 0.10 % (2 seeds) vs 97.50 ± 0.20 % (2 seeds)" in report  # the table of numbers too

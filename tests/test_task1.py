@@ -32,6 +32,9 @@ def test_smoke_tiny_data(tmp_path, capsys):
     assert m["test_n"] == 200 and m["test_correct"] == round(m["test_accuracy"] * 200)
     assert m["test_accuracy"] > 0.5  # 63 AdamW steps on 2000 digits; a broken loop stays near chance (0.1)
     assert [e["epoch"] for e in m["history"]["epochs"]] == [0, 1]
+    emb = m["embedding_map"]  # the default map: the first 2000 test digits, here all 200
+    assert emb["points"] == 200 and emb["misclassified"] == 200 - m["test_correct"]
+    assert_figure(out / "extra_embedding_map.png", 600, 300)
     assert len(m["handwritten"]) == 10 and m["handwritten_accuracy"] is not None
     printed = capsys.readouterr().out
     assert "(conv1): Conv2d(1, 10, kernel_size=(5, 5)" in printed and "pred label" in printed

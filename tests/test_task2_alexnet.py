@@ -150,6 +150,17 @@ def test_task2_writes_figs_9_10_and_the_check(mnist_checkpoint, tmp_path, capsys
     assert all(pred[i] == y[i] for i in g["correct"]) and all(pred[i] != y[i] for i in g["misclassified"])
     assert g["predictions"] == [int(pred[i]) for i in g["correct"] + g["misclassified"]]
     assert m["test_errors"] == int((pred != y).sum())
+    # the errors: the confusion matrix counts every test digit once, its diagonal the right ones
+    counts = np.array(m["confusion"])
+    assert counts.shape == (10, 10) and counts.sum() == m["test_n"] == 300
+    assert np.trace(counts) == int((pred == y).sum())
+    assert np.allclose(m["per_class_accuracy"], [((pred == y) & (y == d)).sum() / max(1, (y == d).sum())
+                                                  for d in range(10)])
+    pairs = m["confused_pairs"]
+    assert 0 < len(pairs) <= 5 and [p["count"] for p in pairs] == sorted((p["count"] for p in pairs), reverse=True)
+    assert all(p["count"] == int(((y == p["true"]) & (pred == p["predicted"])).sum()) for p in pairs)
+    assert_figure(out / "extra_confusion_matrix.png", 400, 400)
+    assert_figure(out / "extra_confused_pairs.png", 300, 300)
 
 
 def test_task2_missing_model_is_one_line(tmp_path):

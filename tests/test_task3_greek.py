@@ -13,6 +13,7 @@ import datasets
 import letters
 import paths
 import task3_greek
+from conftest import assert_figure
 from errors import CheckpointError, DataError, UsageError
 from handwriting import GREEK, render
 from models import Net, load_checkpoint
@@ -117,6 +118,9 @@ def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, mnist_chec
     assert metrics["test_accuracy"] == metrics["test_correct"] / 4
     assert len(metrics["misclassified"]) == 4 - metrics["test_correct"]
     assert set(metrics["per_class_accuracy"]) == {"alpha", "gamma"}
+    assert metrics["embedding_map"]["points"] == 6 + 4 and metrics["embedding_map"]["test_points"] == 4
+    assert metrics["embedding_map"]["misclassified"] == 4 - metrics["test_correct"]
+    assert_figure(out / "extra_embedding_map.png", 600, 300)
     for name in ("fig11_greek_predictions.png", "fig12_training_error.png", "fig13_network.txt",
                  "confusion_matrix.png"):
         assert (out / name).is_file()
