@@ -4,19 +4,19 @@
     python task4_experiment.py --recipe adamw-decay   # the same grid, AdamW with a per-epoch decay
     python task4_experiment.py --repeats 3            # every variation with 3 seeds: mean +- std
     python task4_experiment.py --epochs 1 2 --dropout 0.5 --hidden 20 --train-limit 2000   # a quick try
+    python task4_experiment.py --backend ray --ray-address auto       # one Ray task per run, on a cluster
 
 Each (dropout, hidden, seed) is trained once to the longest --epochs and evaluated after each listed
-epoch, on one single-thread worker per core; each run's rows go to results.csv as it ends, and a
-rerun resumes.  Expect the best variation at ~87 % (report: 86 %; adamw-decay ~90 %) in about
-4.5 minutes on an idle 2-core CPU.
+epoch, on one single-thread worker per core (or as Ray tasks: sweep_backends.py); each run's rows
+go to results.csv as it ends, and a rerun resumes.  Expect the best variation at ~87 % (report:
+86 %; adamw-decay ~90 %) in about 4.5 minutes on an idle 2-core CPU.
 """
 import csv
+import functools
 import io
 import json
 import math
-import multiprocessing
 import os
-import signal
 import statistics
 import time
 import warnings
@@ -30,6 +30,7 @@ import datasets
 import files
 import plots
 import recipes
+import sweep_backends
 import training
 from errors import UsageError
 from models import Net, layer_table
@@ -73,7 +74,15 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=cli.positive_int, default=None,
                    help="worker processes, each training one variation at a time (default: one per CPU core)")
     p.add_argument("--threads", type=cli.positive_int, default=None,
-                   help="torch threads per worker (default: cores / workers, at least 1)")
+                   help="torch threads per worker or Ray task (which asks Ray for as many CPUs) "
+                        "(default: cores / workers, at least 1)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="where the runs execute: local worker processes, or one Ray task per run (default: local)")
+    p.add_argument("--ray-address", default=None,
+                   help="with --backend ray: a running Ray cluster to join, 'auto' for the one on this machine "
+                        "(default: start a Ray instance of --workers x --threads CPUs here)")
+    p.add_argument("--gpus-per-run", type=cli.positive_float, default=1.0,
+                   help="with --backend ray and --device cuda: the GPU share of each run, e.g. 0.25 (default: 1)")
     cli.add_limits(p)
     p.add_argument("--fresh", action="store_true",
                    help="start results.csv over instead of resuming from the rows already in it (default: off)")
@@ -117,45 +126,9 @@ def train_variation(train, test, recipe_name, dropout, hidden, seed, eval_epochs
                         eval_train=False)
 
 
-# ---- worker processes
-
-_WORKER_DATA = {}  # filled once per worker process by _worker_init, so each job does not reload the data
-
-
-def _worker_init(raw, threads):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the pool
-    torch.set_num_threads(threads)
-    _WORKER_DATA["data"] = to_inputs(raw)
-
-
-def _worker_run(job):
-    return job, train_variation(*_WORKER_DATA["data"], **job)
-
-
-def run_jobs(jobs, workers, threads, raw, on_done, device="cpu"):
-    """Run every job (train_variation's keyword arguments) and call on_done(job, history) in the parent as each ends.
-
-    `raw` is load_raw's uint8 data, handed to the workers through shared memory.  workers=1 runs
-    the jobs in this process; otherwise a pool of spawned processes, stopped at once (terminated)
-    on Ctrl-C or on an error, so no worker outlives the run.
-    """
-    if workers == 1:
-        torch.set_num_threads(threads)
-        data = to_inputs(raw, device)
-        for job in jobs:
-            on_done(job, train_variation(*data, **job))
-        return
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init,
-                                                     initargs=(raw, threads))
-    try:
-        for job, history in pool.imap_unordered(_worker_run, jobs):
-            on_done(job, history)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+def train_job(inputs, job):
+    """One sweep run on a backend: train_variation on `inputs` (to_inputs's pair) with the job's settings."""
+    return train_variation(*inputs, **job)
 
 
 # ---- results.csv: one row per variation, appended as each finishes
@@ -363,8 +336,9 @@ def result_rows(job, history, sizes):
              "elapsed_seconds": round(e["elapsed_seconds"], 3)} for e in history["epochs"]]
 
 
-def run_sweep(jobs, raw, csv_path, done, workers, threads, device):
-    """Train every job, writing each run's history and appending its new rows to results.csv as it ends."""
+def run_sweep(jobs, raw, csv_path, done, backend):
+    """Train every job on `backend` (see make_backend), writing each run's history and appending its new
+    rows to results.csv in this process as it ends."""
     sizes, t_sweep, finished = (len(raw[0][1]), len(raw[1][1])), time.perf_counter(), [0]
 
     def on_done(job, history):
@@ -380,7 +354,7 @@ def run_sweep(jobs, raw, csv_path, done, workers, threads, device):
               flush=True)
 
     if jobs:
-        run_jobs(jobs, workers, threads, raw, on_done, device)
+        backend(jobs, raw, on_done)
     return time.perf_counter() - t_sweep
 
 
@@ -421,13 +395,26 @@ def best_loss_curves(out, recipe_name, best, seed, train_n, show):
                             f"N={best['hidden']} (seed {seed})" + note)
 
 
+def make_backend(args, workers, threads, device):
+    """backend(jobs, raw, on_done): the flags' sweep_backends function with everything but those bound."""
+    common = dict(prepare=to_inputs, train=train_job, threads=threads, device=device)
+    if args.backend == "ray":
+        return functools.partial(sweep_backends.run_ray, address=args.ray_address, cpus=workers * threads,
+                                 gpus_per_run=args.gpus_per_run, **common)
+    return functools.partial(sweep_backends.run_local, workers=workers, **common)
+
+
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    device = cli.device(args.device)
+    if args.backend == "ray":
+        sweep_backends.check_ray(args.ray_address)  # before any work: a missing Ray or cluster is one line at once
+    # On a cluster the GPUs may be on the other nodes: there, Ray checks that --device cuda has some.
+    on_cluster_gpus = args.backend == "ray" and args.device == "cuda"
+    device = torch.device("cuda") if on_cluster_gpus else cli.device(args.device)
     grid, out = sweep_grid(args), args.out_dir
     workers = args.workers or cpu_count()
-    if device.type != "cpu" and workers > 1:
+    if device.type != "cpu" and workers > 1 and args.backend == "local":
         warnings.warn(f"--device {device}: training one variation at a time in this process")
         workers = 1
     print_plan(grid, args.recipe)
@@ -441,14 +428,15 @@ def main(argv=None):
     workers = max(1, min(workers, len(jobs)))
     threads = args.threads or max(1, cpu_count() // workers)
     print(f"{len(wanted & done)} of {len(wanted)} rows already in {csv_path}; {len(jobs)} runs of "
-          f"{max(grid['epochs'])} epochs to go on {workers} worker(s) x {threads} thread(s)", flush=True)
-    sweep_seconds = run_sweep(jobs, raw, csv_path, done, workers, threads, device)
+          f"{max(grid['epochs'])} epochs to go on {workers} worker(s) x {threads} thread(s), backend {args.backend}",
+          flush=True)
+    sweep_seconds = run_sweep(jobs, raw, csv_path, done, make_backend(args, workers, threads, device))
     table, best, verdicts = report_outcome([r for r in read_rows(csv_path) if row_key(r) in wanted], out, args)
     best_loss_curves(out, args.recipe, best, grid["seeds"][0], sizes[0], args.show)
     metrics = {"task": "task4", "recipe": args.recipe, "lr_decay_per_epoch": recipes.RECIPES[args.recipe].lr_decay,
-               "grid": grid, "train_n": sizes[0], "test_n": sizes[1], "workers": workers, "threads": threads,
-               "runs_trained": len(jobs), "sweep_seconds": sweep_seconds, "table": table, "best": best,
-               "hypotheses": verdicts, "note": DROPOUT_NOTE, "wall_time_s": time.perf_counter() - t_start}
+               "grid": grid, "train_n": sizes[0], "test_n": sizes[1], "backend": args.backend, "workers": workers,
+               "threads": threads, "runs_trained": len(jobs), "sweep_seconds": sweep_seconds, "table": table,
+               "best": best, "hypotheses": verdicts, "note": DROPOUT_NOTE, "wall_time_s": time.perf_counter() - t_start}
     files.write_json(metrics, out / "metrics.json")
     print(f"table in {csv_path}; figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s, "
           f"training {sweep_seconds:.1f}s)")

@@ -3,6 +3,7 @@
     python benchmarks/bench_task4.py                      # one canonical epoch + the full default sweep
     python benchmarks/bench_task4.py --quick              # one canonical epoch + a reduced sweep
     python benchmarks/bench_task4.py --compare-parallel   # also: 2 single-thread workers vs 1 process x 2 threads
+    python benchmarks/bench_task4.py --backends local ray # only: the default sweep on each backend, side by side
 
 The canonical pipeline is the PyTorch MNIST tutorial's, on FashionMNIST: torchvision's
 dataset with per-image ToTensor + Normalize, a shuffled DataLoader of batch 64, the same
@@ -10,10 +11,14 @@ Net, SGD lr 0.01 momentum 0.5, then the test set in batches of 1000.  Run naivel
 report's 60 variations cost sum(L) x 15 = 270 such epochs.  Prints the canonical epoch,
 its extrapolation to 270 epochs, the sweep's wall time (task4_experiment.py with --fresh,
 data loading and figures included), the ratio (target >= 8) and whether the sweep took
-<= 5 minutes.  Writes bench_task4.json to --out-dir.  Timings depend on what else the
+<= 5 minutes.  With --backends, it times only the sweep on each backend named, one after
+the other in this process, Ray's start-up (ray.init, before the sweep) apart from its sweep;
+the target is Ray's start-up plus sweep at most 10 % above the local sweep, with the same rows.
+Writes bench_task4.json to --out-dir.  Timings depend on what else the
 machine runs: say so when you report them.
 """
 import argparse
+import shlex
 import sys
 import tempfile
 import time
@@ -26,12 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 import cli  # noqa: E402
 import files  # noqa: E402
 from paths import DATA_DIR, OUT_DIR  # noqa: E402
+import sweep_backends  # noqa: E402
 import task4_experiment  # noqa: E402
 from benchmarks.canonical import canonical_epochs  # noqa: E402
 
 QUICK_GRID = ["--epochs", "1", "2", "--dropout", "0.5", "--hidden", "20", "100"]
 PARALLEL_GRID = ["--epochs", "1", "--dropout", "0.5", "--hidden", "20", "100", "--train-limit", "20000"]
 TARGET_RATIO, TARGET_SECONDS = 8.0, 300.0
+TARGET_RAY_SLOWDOWN = 1.10  # Ray's start-up + sweep against the local sweep
 
 
 def parse_args(argv=None):
@@ -47,6 +54,12 @@ def parse_args(argv=None):
                         f"{' '.join(PARALLEL_GRID)} (default: off)")
     p.add_argument("--canonical-threads", type=cli.positive_int, default=None,
                    help="torch threads of the canonical pipeline (default: torch's own choice, one per core)")
+    p.add_argument("--backends", nargs="+", choices=["local", "ray"], default=None,
+                   help="time only the sweep (the --quick grid with --quick) on each of these backends, side by "
+                        "side (default: off)")
+    p.add_argument("--sweep-args", default=None,
+                   help="with --backends: task4_experiment.py flags of the grid to time instead, e.g. "
+                        "\"--epochs 1 2 --hidden 20 100 --train-limit 20000\" (default: the default grid)")
     p.add_argument("--skip-sweep", action="store_true", help="time only the canonical epoch (default: off)")
     return p.parse_args(argv)
 
@@ -64,8 +77,51 @@ def timed_sweep(argv):
     return time.perf_counter() - t0, metrics
 
 
+def backend_sweep(backend, sweep_argv):
+    """(seconds of start-up, seconds of the sweep, its rows) of the sweep on one backend; Ray is started
+    here first, so its start-up is timed apart, and the sweep then finds it running."""
+    startup, ray = 0.0, None
+    if backend == "ray":
+        ray = sweep_backends.import_ray()
+        t0 = time.perf_counter()
+        sweep_backends.start_ray(ray, cpus=task4_experiment.cpu_count())
+        startup = time.perf_counter() - t0
+    try:
+        seconds, metrics = timed_sweep(sweep_argv + ["--backend", backend])
+    finally:
+        if ray is not None:
+            ray.shutdown()
+    rows = task4_experiment.read_rows(Path(sweep_argv[sweep_argv.index("--out-dir") + 1]) / task4_experiment.CSV_NAME)
+    return startup, seconds, sorted(tuple(v for k, v in r.items() if k != "elapsed_seconds") for r in rows)
+
+
+def compare_backends(args):
+    """The sweep on each of args.backends, one after the other: start-up, sweep, total, and the same rows?"""
+    grid = shlex.split(args.sweep_args) if args.sweep_args else QUICK_GRID if args.quick else []
+    out, rows = {"grid": grid or "default", "cores": task4_experiment.cpu_count()}, {}
+    for backend in args.backends:
+        argv = grid + ["--data-dir", str(args.data_dir), "--fresh",
+                                                      "--out-dir", str(args.out_dir / f"sweep_{backend}")]
+        startup, seconds, rows[backend] = backend_sweep(backend, argv)
+        out[backend] = {"startup_s": startup, "sweep_s": seconds, "total_s": startup + seconds}
+        print(f"{backend}: start-up {startup:.1f}s, sweep {seconds:.1f}s (data loading and figures included), "
+              f"total {startup + seconds:.1f}s", flush=True)
+    if {"local", "ray"} <= set(args.backends):
+        out["ray_over_local"] = out["ray"]["total_s"] / out["local"]["total_s"]
+        out["same_rows"] = rows["ray"] == rows["local"]
+        print(f"Ray / local: {out['ray_over_local']:.3f} (target <= {TARGET_RAY_SLOWDOWN:g}: "
+              f"{'met' if out['ray_over_local'] <= TARGET_RAY_SLOWDOWN else 'NOT met'}); "
+              f"sweep alone {out['ray']['sweep_s'] / out['local']['sweep_s']:.3f}; "
+              f"same rows: {'yes' if out['same_rows'] else 'NO'}")
+    return out
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.backends:
+        files.write_json(compare_backends(args), args.out_dir / "bench_task4_backends.json")
+        print(f"written {args.out_dir / 'bench_task4_backends.json'}")
+        return
     if args.canonical_threads:
         torch.set_num_threads(args.canonical_threads)
     out = {"threads": torch.get_num_threads(), "cores": task4_experiment.cpu_count()}

@@ -1,8 +1,11 @@
 """Shared test helpers and fixtures."""
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -67,3 +70,22 @@ def call(url, path, data=None, headers=None):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def ctrl_c_after_first_run(args, csv_path, cwd=ROOT, wait=120):
+    """Start `args` as a terminal would, press Ctrl-C once results.csv has a row, and return (process, its
+    stderr); skip the test if the run finished before it could be interrupted."""
+    # A shell's background job (a CI runner's, say) starts with SIGINT ignored, and Python then keeps
+    # ignoring it: give the run the default disposition a terminal would.
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and proc.poll() is None:
+        if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted")
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, err = proc.communicate(timeout=60)
+    return proc, err

@@ -2,7 +2,6 @@
 import csv
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import torch
 import paths
 import recipes
 import task4_experiment as t4
+from conftest import ctrl_c_after_first_run
 from errors import UsageError
 
 TINY = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "--hidden", "8", "16",
@@ -243,20 +243,8 @@ def test_ctrl_c_stops_the_workers_and_leaves_whole_rows(tmp_path):
     args = [sys.executable, "task4_experiment.py", "--epochs", "1", "2", "--dropout", "0.3", "0.5", "0.7",
             "--hidden", "8", "16", "32", "--train-limit", "2000", "--test-limit", "200", "--workers", "2",
             "--out-dir", str(tmp_path)]
-    # A shell's background job (a CI runner's, say) starts with SIGINT ignored, and Python then keeps
-    # ignoring it: give the run the default disposition a terminal would.
-    proc = subprocess.Popen(args, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     csv_path = tmp_path / "results.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.05)
-    if proc.poll() is not None:
-        pytest.skip("the run finished before it could be interrupted")
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-    _, err = proc.communicate(timeout=60)
+    proc, err = ctrl_c_after_first_run(args, csv_path)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not survivors(proc.pid), "processes of the run still alive after it stopped"
     rows = t4.read_rows(csv_path)
