@@ -1,7 +1,7 @@
 # make setup      create .venv, install requirements.txt, fetch MNIST and FashionMNIST (idempotent)
 # make reproduce  run every task in report order and write outputs/REPORT.md (QUICK=1: a few minutes)
 # make test       run the test suite
-# make test-quick the tests that need no real dataset (well under a minute)
+# make test-quick the unit tests: no real dataset, no subprocess, server or browser (well under a minute)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,7 +23,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 test-quick: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not integration" tests
+	$(PY) -m pytest -q -m "not integration and not slow" tests
 
 clean:
 	rm -rf outputs .pytest_cache

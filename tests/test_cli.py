@@ -32,6 +32,7 @@ def test_a_folder_flag_naming_a_file_is_one_line(tmp_path, capsys, script, flag)
         f"error: argument {flag}: {a_file} is a file, not a folder (see {Path(sys.argv[0]).name} --help)"]
 
 
+@pytest.mark.slow
 def test_a_folder_inside_a_file_is_one_line(tmp_path, mnist_checkpoint):
     (tmp_path / "f").write_text("x")
     r = _run("task3_greek.py", "--model", mnist_checkpoint, *GREEK, "--out-dir", tmp_path / "f" / "inside")
@@ -42,6 +43,7 @@ def test_a_folder_inside_a_file_is_one_line(tmp_path, mnist_checkpoint):
 ALEXNET = ["--random-weights", "--image", str(paths.DATA_DIR / "handwritten_digits" / "3.png")]  # needs no dataset
 
 
+@pytest.mark.slow
 def test_show_without_a_display_says_so_and_goes_on(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
     r = _run("ext_alexnet.py", *ALEXNET, "--out-dir", tmp_path, "--show", env=env)
@@ -50,6 +52,7 @@ def test_show_without_a_display_says_so_and_goes_on(tmp_path):
     assert_figure(tmp_path / "fig18_alexnet_conv1.png")
 
 
+@pytest.mark.slow
 def test_show_opens_every_figure_at_the_end(tmp_path):
     env = {**os.environ, "MPLBACKEND": "module://window_backend",
            "PYTHONPATH": os.pathsep.join([str(paths.ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}

@@ -23,6 +23,8 @@ from conftest import GREEK, call, start_server
 from models import Net
 from paths import ROOT
 
+pytestmark = pytest.mark.slow  # a real server, browser or cluster: seconds per test
+
 def drawing(points, size=280, width=18):
     """PNG bytes of black pen strokes on a white pad, as the page sends them."""
     img = Image.new("RGB", (size, size), "white")

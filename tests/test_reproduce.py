@@ -35,6 +35,7 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
     assert "`--pipeline course`" in report  # it says which letter pipeline reproduces the report
 
 
+@pytest.mark.slow
 def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):
     """A step whose script fails: the run stops with one line, or with --keep-going the report marks it."""
     monkeypatch.setattr(reproduce, "steps", lambda out: [

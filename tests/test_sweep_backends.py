@@ -19,6 +19,8 @@ import task4_experiment as t4
 from conftest import ctrl_c_after_first_run
 from errors import UsageError
 
+pytestmark = pytest.mark.slow  # a real server, browser or cluster: seconds per test
+
 ray = pytest.importorskip("ray")
 
 GRID = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "--hidden", "8", "16", "--threads", "1"]

@@ -58,12 +58,14 @@ def test_smoke_tiny_data(tmp_path, capsys):
     (["--batch-size", "-64"], "--batch-size: must be at least 1"),
     (["--recipe", "magic"], "invalid choice"),
 ])
+@pytest.mark.slow
 def test_bad_input_one_line(tmp_path, args, message):
     r = _run(*args, "--out-dir", tmp_path)
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_wrong_checkpoints_one_line(tmp_path):
     import torch
     from models import Net, save_checkpoint

@@ -163,6 +163,7 @@ def test_task2_writes_figs_9_10_and_the_check(mnist_checkpoint, tmp_path, capsys
     assert_figure(out / "extra_confused_pairs.png", 300, 300)
 
 
+@pytest.mark.slow
 def test_task2_missing_model_is_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "task2_examine.py"), "--model", str(tmp_path / "none.pth"),
                            "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
@@ -182,6 +183,7 @@ def test_task2_rejects_a_checkpoint_of_another_architecture(tmp_path):
 
 # ---------------------------------------------------------------- ext_alexnet.py
 
+@pytest.mark.slow
 def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
     titles = []
     real = plots.filter_response_grid
@@ -202,6 +204,7 @@ def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
     assert not (tmp_path / "no_data").exists()  # --image given: nothing fetched
 
 
+@pytest.mark.slow
 def test_alexnet_loads_a_weights_file(alexnet_file, alexnet_random, photo, tmp_path):
     out = tmp_path / "out"
     ext_alexnet.main(["--model", str(alexnet_file), "--image", str(photo), "--out-dir", str(out),
@@ -214,6 +217,7 @@ def test_alexnet_loads_a_weights_file(alexnet_file, alexnet_random, photo, tmp_p
     assert torch.equal(model.features[0].weight, alexnet_random.features[0].weight)
 
 
+@pytest.mark.slow
 def test_alexnet_default_weights_come_through_torchvisions_cache(alexnet_file, photo, tmp_path, monkeypatch,
                                                                    capsys):
     """No --model: torchvision's weights API, which finds the file in $TORCH_HOME's cache and downloads nothing."""
@@ -256,6 +260,7 @@ def _offline_env(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [[], ["--random-weights"]], ids=["no-weights", "no-image"])
+@pytest.mark.slow
 def test_alexnet_without_downloads_exits_with_one_line(tmp_path, extra):
     done = subprocess.run([sys.executable, str(ROOT / "ext_alexnet.py"), *extra, "--data-dir", str(tmp_path / "data"),
                            "--out-dir", str(tmp_path / "out")], env=_offline_env(tmp_path), capture_output=True,
