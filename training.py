@@ -1,7 +1,7 @@
 """Training and evaluation shared by every script: seeding, device, the one training loop, evaluation.
 
 The data live in memory as one normalised tensor; an epoch walks shuffled index
-slices of it (`dataio.batch_indices`), which is what a shuffled DataLoader of the
+slices of it (`datasets.batch_indices`), which is what a shuffled DataLoader of the
 same batch size does, without converting every image through PIL.  The network
 runs in channels-last memory format, which the CPU's convolution and pooling
 kernels handle about twice as fast as the default layout for this small net.
