@@ -12,6 +12,10 @@ class UsageError(UserError):
     """A flag value or input that the script cannot use."""
 
 
+class ConfigError(UsageError, ValueError):
+    """A network setting that cannot build a network (a ValueError too, for code that builds one directly)."""
+
+
 class DataError(UserError):
     """A dataset or an input image cannot be had or read."""
 

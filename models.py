@@ -1,7 +1,9 @@
-"""The one network of the report (Figures 2-3) and its checkpoint files.
+"""The networks and their checkpoint files: the report's `Net` (Figures 2-3) and `NetTransformer`
+(the current course's transformer task).
 
-Every task script imports `Net` from here, so a `model.pth` written by one
-script always loads in another.  Checkpoints are plain dicts of tensors and
+Every task script imports its network from here, so a `model.pth` written by one
+script always loads in another: a checkpoint names its architecture and
+`load_checkpoint` rebuilds either network.  Checkpoints are plain dicts of tensors and
 primitive values, read back with `torch.load(..., weights_only=True)`, which
 refuses pickles that would run code.
 """
@@ -13,9 +15,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import files
-from errors import CheckpointError
+from errors import CheckpointError, ConfigError, first_line
 
 FORMAT_VERSION = 1
+IMAGE_SIZE = 28
 
 
 class Net(nn.Module):
@@ -29,10 +32,7 @@ class Net(nn.Module):
 
     def __init__(self, num_classes=10, hidden=50, dropout=0.5):
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if hidden < 1 or num_classes < 1:
-            raise ValueError("hidden and num_classes must be positive")
+        _check_head(num_classes, hidden, dropout)
         self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
         self.pool1 = nn.MaxPool2d(2)
         self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
@@ -64,12 +64,168 @@ class Net(nn.Module):
             "dropout": self.dropout.p,
         }
 
+    # Where each unit of a map in `forward_maps` looks on the input: (step in pixels, centre of unit 0).
+    # conv2's unit (u, v) sees a 14x14 window (conv1 5x5, pool 2, conv2 5x5) centred on pixel 2u + 6.5.
+    MAP_GEOMETRY = {"conv1": (1, 2.0), "conv2": (2, 6.5)}
+
+    def map_geometry(self, name):
+        return self.MAP_GEOMETRY[name]
+
+
+def _check_head(num_classes, hidden, dropout):
+    """ConfigError unless the classification head's sizes and dropout rate can build a network."""
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+    if hidden < 1 or num_classes < 1:
+        raise ConfigError("hidden and num_classes must be positive")
+
+
+class NetTransformer(nn.Module):
+    """The digit network with transformer layers (the current course's task), in four parts:
+
+    1. tokens: every `patch` x `patch` patch at `stride` (patches overlap when stride < patch), each through
+       one Linear(patch*patch -> d_model), plus a learned position embedding and dropout;
+    2. an encoder of `layers` pre-norm layers (`heads` heads, feed-forward `ff`, GELU), batch-first;
+    3. one token from its output: the mean of all tokens (`pool='mean'`) or a CLS token (`pool='cls'`),
+       then LayerNorm;
+    4. the head: fc1 Linear(d_model -> hidden) + ReLU + dropout, fc2 Linear(hidden -> classes), log-softmax.
+
+    The defaults are the course template's: 4x4 patches at stride 2 = 13 x 13 = 169 tokens of 48.
+    The head's layers have Net's names, fc1 and fc2, so Task 3's transfer (replace fc2, freeze the rest) and
+    the fc1 feature maps treat both networks alike.
+    """
+
+    def __init__(self, num_classes=10, patch=4, stride=2, d_model=48, heads=8, layers=4, ff=128,
+                 dropout=0.1, pool="mean", hidden=128, head_dropout=0.0):
+        super().__init__()
+        _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool)
+        _check_head(num_classes, hidden, head_dropout)
+        self.patch, self.stride, self.pool, self.heads = patch, stride, pool, heads
+        self.side = (IMAGE_SIZE - patch) // stride + 1  # tokens per row; a stride that does not divide drops the rest
+        self.patch_embed = nn.Linear(patch * patch, d_model)  # the same linear layer for every patch
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pool == "cls" else None
+        n_tokens = self.side ** 2 + (pool == "cls")
+        self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, d_model) * 0.02)
+        self.pos_dropout = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        # enable_nested_tensor only speeds up padded batches, which images never are (and it refuses pre-norm).
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.fc1 = nn.Linear(d_model, hidden)
+        self.head_dropout = nn.Dropout(head_dropout)
+        self.fc2 = nn.Linear(hidden, num_classes)
+
+    def embed_patches(self, x):
+        """(B, 1, 28, 28) -> (B, side*side, d_model): each patch through the one linear layer."""
+        patches = F.unfold(x, self.patch, stride=self.stride)  # (B, patch*patch, side*side)
+        return self.patch_embed(patches.transpose(1, 2))
+
+    def tokens(self, x):
+        """(B, 1, 28, 28) -> (B, tokens, d_model): embedded patches (CLS first with pool='cls') plus positions."""
+        t = self.embed_patches(x)
+        if self.cls_token is not None:
+            t = torch.cat([self.cls_token.expand(len(t), -1, -1), t], dim=1)
+        return self.pos_dropout(t + self.pos_embed)
+
+    def classify(self, t):
+        """Encoder output (B, tokens, d_model) -> log-probabilities (B, classes)."""
+        pooled = t[:, 0] if self.pool == "cls" else t.mean(dim=1)
+        h = self.head_dropout(F.relu(self.fc1(self.norm(pooled))))
+        return F.log_softmax(self.fc2(h), dim=1)
+
+    def forward(self, x):
+        return self.classify(self.encoder(self.tokens(x)))
+
+    def forward_maps(self, x):
+        """(log-probabilities, {'patches', 'encoder'}): token maps (B, d_model, side, side), like Net's
+        convolution outputs: the embedded patches, and the last patch tokens the answer is computed from
+        (the encoder's output; with a CLS token, which alone reaches the head, the last layer's input).
+        The answer is computed from the 'encoder' map itself, so Grad-CAM can take gradients there."""
+        patches = self._as_map(self.embed_patches(x))
+        t = self.tokens(x)
+        *first, last = self.encoder.layers
+        for layer in first:
+            t = layer(t)
+        if self.pool == "cls":
+            grid = self._as_map(t[:, 1:])
+            out = self.classify(last(torch.cat([t[:, :1], self._as_tokens(grid)], dim=1)))
+        else:
+            grid = self._as_map(last(t))
+            out = self.classify(self._as_tokens(grid))
+        return out, {"patches": patches, "encoder": grid}
+
+    def _as_map(self, t):
+        return t.transpose(1, 2).reshape(len(t), -1, self.side, self.side)  # (B, side*side, d) -> (B, d, side, side)
+
+    @staticmethod
+    def _as_tokens(grid):
+        return grid.flatten(2).transpose(1, 2)  # (B, d, side, side) -> (B, side*side, d)
+
+    def attention(self, x):
+        """(log-probabilities, [attention weights (B, tokens, tokens), one per layer, averaged over heads]).
+
+        Runs the encoder's layers one by one as nn.TransformerEncoderLayer does in pre-norm form, asking
+        each attention for its weights (the fused forward never makes them).  Eval mode: dropout is off.
+        """
+        t, weights = self.tokens(x), []
+        for layer in self.encoder.layers:
+            h = layer.norm1(t)
+            attended, w = layer.self_attn(h, h, h, need_weights=True, average_attn_weights=True)
+            t = t + attended
+            t = t + layer.linear2(layer.activation(layer.linear1(layer.norm2(t))))
+            weights.append(w)
+        return self.classify(t), weights
+
+    def config(self):
+        layer = self.encoder.layers[0]
+        return {
+            "num_classes": self.fc2.out_features, "patch": self.patch, "stride": self.stride,
+            "d_model": self.patch_embed.out_features, "heads": self.heads, "layers": len(self.encoder.layers),
+            "ff": layer.linear1.out_features, "dropout": self.pos_dropout.p, "pool": self.pool,
+            "hidden": self.fc1.out_features, "head_dropout": self.head_dropout.p,
+        }
+
+    def map_geometry(self, name):
+        """Token (u, v) looks at the patch whose top-left pixel is (stride*u, stride*v)."""
+        return self.stride, (self.patch - 1) / 2
+
+
+def _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool):
+    """ConfigError, in one line, for transformer settings that cannot build a network."""
+    if not 1 <= patch <= IMAGE_SIZE:
+        raise ConfigError(f"patch must be 1 to {IMAGE_SIZE} pixels (the image is {IMAGE_SIZE}x{IMAGE_SIZE}), got {patch}")
+    if not 1 <= stride <= IMAGE_SIZE:
+        raise ConfigError(f"stride must be 1 to {IMAGE_SIZE} pixels, got {stride}")
+    if min(d_model, heads, layers, ff) < 1:
+        raise ConfigError("d_model, heads, layers and ff must be positive")
+    if d_model % heads:
+        raise ConfigError(f"d_model ({d_model}) must be divisible by heads ({heads}): each head gets d_model/heads")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+    if pool not in ("mean", "cls"):
+        raise ConfigError(f"pool must be 'mean' or 'cls', got {pool!r}")
+
+
+ARCHITECTURES = {"cnn": Net, "transformer": NetTransformer}
+
+
+def architecture(model):
+    """'cnn' or 'transformer': the name checkpoints record."""
+    return next(name for name, cls in ARCHITECTURES.items() if type(model) is cls)
+
+
+def parameter_count(model):
+    return sum(p.numel() for p in model.parameters())
+
 
 def layer_table(model):
-    """(name, detail, output shape) per layer of a Net for one 28x28 image, found by running it.
+    """(name, detail, output shape) per layer of a Net or NetTransformer for one 28x28 image.
 
-    What `plots.network_diagram` draws (report Figs 2 and 15).
+    What `plots.network_diagram` draws (report Figs 2 and 15).  Net's shapes are found by running it.
     """
+    if isinstance(model, NetTransformer):
+        return _transformer_table(model.config(), model.side)
     shapes, hooks = {}, []
     for name, module in model.named_children():
         hooks.append(module.register_forward_hook(
@@ -98,13 +254,29 @@ def layer_table(model):
     return layers
 
 
+def _transformer_table(c, side):
+    tokens, d = side * side, c["d_model"]
+    pooled = "CLS token" if c["pool"] == "cls" else "mean of tokens"
+    return [
+        ("input", "grey image", (1, IMAGE_SIZE, IMAGE_SIZE)),
+        ("patches", f"{c['patch']}x{c['patch']} at stride {c['stride']}", (tokens, c["patch"] ** 2)),
+        ("embed", f"Linear {c['patch'] ** 2} -> {d}\n+ positions", (tokens + (c["pool"] == "cls"), d)),
+        ("encoder", f"{c['layers']} layers, {c['heads']} heads\nff {c['ff']}, GELU, pre-norm",
+         (tokens + (c["pool"] == "cls"), d)),
+        ("pool", f"{pooled}\n+ LayerNorm", (d,)),
+        ("fc1", f"{d} -> {c['hidden']} + ReLU", (c["hidden"],)),
+        ("fc2", f"{c['hidden']} -> {c['num_classes']} + log-softmax", (c["num_classes"],)),
+    ]
+
+
 def save_checkpoint(model, path, class_names=None, **extra):
-    """Write the weights and everything needed to rebuild `model` to `path`, atomically.
+    """Write the weights, the architecture and everything needed to rebuild `model` to `path`.
 
     Written atomically (files.atomic_path): an interrupted save leaves any previous file intact.
     """
     state = {
         "format": FORMAT_VERSION,
+        "arch": architecture(model),
         "model_args": model.config(),
         "class_names": list(class_names) if class_names is not None else None,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -115,50 +287,88 @@ def save_checkpoint(model, path, class_names=None, **extra):
     return Path(path)
 
 
-def _args_from_state_dict(sd):
-    """Infer Net's constructor arguments from a bare state_dict (the report's format)."""
-    try:
-        hidden, flat = sd["fc1.weight"].shape
-        num_classes = sd["fc2.weight"].shape[0]
-    except (KeyError, AttributeError, ValueError) as e:
-        raise CheckpointError("it holds no fc1/fc2 weights of the report's Net") from e
-    return {"num_classes": int(num_classes), "hidden": int(hidden), "dropout": 0.5}
+def _net_args(sd):
+    """Net's constructor arguments from a bare state_dict (the report's format)."""
+    hidden = sd["fc1.weight"].shape[0]
+    return {"num_classes": int(sd["fc2.weight"].shape[0]), "hidden": int(hidden), "dropout": 0.5}
 
 
-def load_checkpoint(path, num_classes=None, map_location="cpu", made_by="task1_train_mnist.py"):
-    """Rebuild the Net saved at `path`; return (model in eval mode, checkpoint dict).
+def _transformer_args(sd):
+    """NetTransformer's constructor arguments from a bare state_dict.
 
-    Accepts the dict written by `save_checkpoint` and a bare state_dict as the
-    report's `torch.save(network.state_dict(), ...)` wrote.  Raises CheckpointError
-    with a one-line reason for a missing file (saying to run `made_by`), a file that is not a checkpoint,
-    another architecture, or a class count other than `num_classes`.
+    The weights fix every size but two: the heads (taken as the template's 8, or fewer if d_model
+    needs it) and the stride, taken as the smallest that gives the saved number of tokens.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no model at {path}: run `python {made_by}` first, or pass --model FILE")
+    d_model, patch_pixels = sd["patch_embed.weight"].shape
+    patch = math.isqrt(patch_pixels)
+    pool = "cls" if "cls_token" in sd else "mean"
+    side = math.isqrt(sd["pos_embed"].shape[1] - (pool == "cls"))
+    stride = next(s for s in range(1, IMAGE_SIZE + 1) if (IMAGE_SIZE - patch) // s + 1 == side)
+    layers = len({k.split(".")[2] for k in sd if k.startswith("encoder.layers.")})
+    return {"num_classes": int(sd["fc2.weight"].shape[0]), "patch": patch, "stride": stride,
+            "d_model": int(d_model), "heads": math.gcd(8, int(d_model)), "layers": layers,
+            "ff": int(sd["encoder.layers.0.linear1.weight"].shape[0]), "pool": pool,
+            "hidden": int(sd["fc1.weight"].shape[0])}
+
+
+def _args_from_state_dict(sd):
+    """(architecture, constructor arguments) inferred from a bare state_dict."""
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        if "patch_embed.weight" in sd:
+            return "transformer", _transformer_args(sd)
+        return "cnn", _net_args(sd)
+    except (KeyError, AttributeError, ValueError, TypeError, StopIteration) as e:
+        raise CheckpointError("it holds no weights of models.Net or models.NetTransformer") from e
+
+
+def _read(path):
+    """The checkpoint dict at `path` (a bare state_dict is wrapped as format 0), or CheckpointError."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling refused, truncated file, not a zip, ...
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path} is not a readable weights-only checkpoint ({reason[:120]})") from e
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} is not a checkpoint (it holds a {type(ckpt).__name__})")
     if "state_dict" not in ckpt:  # a bare state_dict
-        ckpt = {"format": 0, "model_args": None, "class_names": None, "state_dict": ckpt}
+        ckpt = {"format": 0, "arch": None, "model_args": None, "class_names": None, "state_dict": ckpt}
+    return ckpt
+
+
+def load_checkpoint(path, num_classes=None, map_location="cpu", made_by="task1_train_mnist.py"):
+    """Rebuild the network saved at `path`, Net or NetTransformer; return (model in eval mode, checkpoint dict).
+
+    Accepts the dict written by `save_checkpoint` and a bare state_dict as the
+    report's `torch.save(network.state_dict(), ...)` wrote.  Raises CheckpointError
+    with a one-line reason for a missing file (saying to run `made_by`), a file that is not a checkpoint,
+    another architecture, or a class count other than `num_classes`.
+    The returned dict's 'arch' is 'cnn' or 'transformer', also for checkpoints written before it was recorded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no model at {path}: run `python {made_by}` first, or pass --model FILE")
+    ckpt = _read(path)
     sd = ckpt["state_dict"]
     try:
-        args = ckpt.get("model_args") or _args_from_state_dict(sd)
+        arch, args = (ckpt.get("arch") or "cnn", ckpt["model_args"]) if ckpt.get("model_args") \
+            else _args_from_state_dict(sd)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"{path} holds a {arch!r} network; this version knows {', '.join(ARCHITECTURES)}")
     if num_classes is not None and args["num_classes"] != num_classes:
         raise CheckpointError(
             f"{path} has {args['num_classes']} output classes, expected {num_classes}: "
             "is it the model of another task?")
-    model = Net(**args)
+    try:
+        model = ARCHITECTURES[arch](**args)
+    except (TypeError, ConfigError) as e:
+        raise CheckpointError(f"{path} records settings this version cannot build ({first_line(e)})") from None
     try:
         model.load_state_dict(sd)
     except (RuntimeError, TypeError) as e:
-        raise CheckpointError(f"{path} holds weights of another architecture than models.Net") from e
-    model.eval()
-    ckpt["model_args"] = args
+        raise CheckpointError(f"{path} holds weights of another architecture than models.{type(model).__name__}") \
+            from e
+    model.to(map_location).eval()
+    ckpt.update(arch=arch, model_args=args)
     return model, ckpt

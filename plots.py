@@ -275,7 +275,8 @@ def network_diagram(layers, path, title="The network", show=False):
     fig, ax = plt.subplots(figsize=(1.55 * n + 0.6, 4.2))
     sizes = [float(np.prod(shape)) for _, _, shape in layers]
     big = max(sizes)
-    colors = {"conv": "#4c72b0", "pool": "#55a868", "drop": "#c44e52", "fc": "#8172b2", "flat": "#937860"}
+    colors = {"conv": "#4c72b0", "pool": "#55a868", "drop": "#c44e52", "fc": "#8172b2", "flat": "#937860",
+              "patch": "#4c72b0", "embed": "#64b5cd", "enc": "#dd8452"}
     for i, ((name, detail, shape), size) in enumerate(zip(layers, sizes)):
         h = 0.6 + 2.4 * np.sqrt(size / big)  # area-like scaling keeps the 10-unit output visible
         kind = next((k for k in colors if name.startswith(k)), None)

@@ -3,9 +3,13 @@
     python task1_train_mnist.py                                         # the report's protocol
     python task1_train_mnist.py --recipe adamw-onecycle --dropout 0.1   # same Net, better recipe
     python task1_train_mnist.py --no-train                              # reload the model, parts E-G only
+    python task1_train_mnist.py --arch transformer                      # the course's transformer, fast
+    python task1_train_mnist.py --template                              # the transformer template, exactly
 
-Writes fig01-fig08, metrics.json and model.pth to --out-dir (default outputs/task1/), and, beyond the
-report, extra_embedding_map.png: the fc1 features of the first --map-points test digits in 2-D.
+Writes fig01-fig08, metrics.json and model.pth to --out-dir (default outputs/task1/, and
+outputs/task1_transformer/ for the transformer), and, beyond the report, extra_embedding_map.png:
+the fc1 features of the first --map-points test digits in 2-D; for the transformer also
+extra_attention.png, the attention rollout of ten test digits.
 Expect test accuracy ~98.2 % (report: 97.99 %; the better recipe: ~99.3 %) in about 30 s on a
 2-core laptop CPU.
 """
@@ -24,38 +28,98 @@ import images
 import plots
 import recipes
 import training
-from models import Net, layer_table, load_checkpoint, save_checkpoint
-from paths import DATA_DIR, MNIST_MODEL, MODEL_NAME
+import attention
+from models import Net, NetTransformer, architecture, layer_table, load_checkpoint, parameter_count, save_checkpoint
+from paths import DATA_DIR, MNIST_MODEL, MODEL_NAME, TRANSFORMER_MODEL, out_dir
 
 DIGITS_DIR = DATA_DIR / "handwritten_digits"
 CLASS_NAMES = classify.DIGITS
-RECIPE_CHOICES = ["report", "adamw-onecycle", "adamw-decay"]
+RECIPE_CHOICES = ["report", "adamw-onecycle", "adamw-decay", "transformer-fast", "transformer-template"]
+# Each architecture's defaults; --template sets the course template's whole transformer run.
+DEFAULTS = {
+    "cnn": {"recipe": "report", "epochs": 5, "hidden": 50, "dropout": 0.5},
+    # Measured fastest to 99 % on a 2-core CPU (benchmarks/bench_transformer.py): 7x7 patches at stride 3.
+    "transformer": {"recipe": "transformer-fast", "epochs": 8, "hidden": 128, "dropout": 0.1,
+                    "patch": 7, "stride": 3, "d_model": 64, "heads": 4, "layers": 4, "ff": 128, "pool": "mean"},
+    "template": {"recipe": "transformer-template", "epochs": 15, "hidden": 128, "dropout": 0.1,
+                 "patch": 4, "stride": 2, "d_model": 48, "heads": 8, "layers": 4, "ff": 128, "pool": "mean"},
+}
+TRANSFORMER_SHAPE = ["patch", "stride", "d_model", "heads", "layers", "ff", "pool"]
 MAP_POINTS = 2000  # t-SNE of 2000 points: ~10 CPU-seconds (measured); of all 10000 ~6 times that (N log N)
 
 
 def parse_args(argv=None):
-    p = cli.parser(__doc__, "task1")
-    p.add_argument("--recipe", choices=RECIPE_CHOICES, default="report",
-                   help="; ".join(recipes.describe(r) for r in RECIPE_CHOICES) + " (default: report)")
-    p.add_argument("--epochs", type=cli.positive_int, default=5, help="training epochs (default: 5)")
+    p = cli.parser(__doc__, None, out_help="outputs/task1/; the transformer's outputs/task1_transformer/")
+    cnn, fast = DEFAULTS["cnn"], DEFAULTS["transformer"]
+    p.add_argument("--arch", choices=["cnn", "transformer"], default="cnn",
+                   help="the report's Net, or the course's transformer (models.NetTransformer) (default: cnn)")
+    p.add_argument("--template", action="store_true",
+                   help="train the course template's transformer exactly: 4x4 patches at stride 2, d_model 48, "
+                        "8 heads, AdamW lr 1e-3, batch 64, 15 epochs (default: off)")
+    p.add_argument("--recipe", choices=RECIPE_CHOICES, default=None,
+                   help="; ".join(recipes.describe(r) for r in RECIPE_CHOICES) +
+                        f" (default: {cnn['recipe']}; the transformer's {fast['recipe']})")
+    p.add_argument("--epochs", type=cli.positive_int, default=None,
+                   help=f"training epochs (default: {cnn['epochs']}; the transformer's {fast['epochs']})")
     p.add_argument("--batch-size", type=cli.positive_int, default=None,
-                   help="training batch size (default: the recipe's, 64)")
-    p.add_argument("--hidden", type=cli.positive_int, default=50, help="units of the hidden layer fc1 (default: 50)")
-    p.add_argument("--dropout", type=cli.dropout_rate, default=0.5,
-                   help="dropout rate of the Dropout2d after conv2 (default: 0.5)")
+                   help="training batch size (default: the recipe's)")
+    p.add_argument("--hidden", type=cli.positive_int, default=None,
+                   help=f"units of the hidden layer fc1 (default: {cnn['hidden']}; the transformer's {fast['hidden']})")
+    p.add_argument("--dropout", type=cli.dropout_rate, default=None,
+                   help=f"dropout rate: of the Dropout2d after conv2 (default: {cnn['dropout']}); of the "
+                        f"transformer's positions and encoder (default: {fast['dropout']})")
+    add_transformer_shape(p)
     p.add_argument("--save", type=Path, default=None,
                    help=f"where to write the trained model (default: {MODEL_NAME} in --out-dir)")
     p.add_argument("--no-train", action="store_true",
                    help="skip training: reload --model and run parts E-G only (default: off)")
-    p.add_argument("--model", type=Path, default=MNIST_MODEL,
-                   help="the model --no-train reads (default: outputs/task1/model.pth)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="the model --no-train reads (default: outputs/task1/model.pth; with --arch transformer "
+                        "outputs/task1_transformer/model.pth)")
     p.add_argument("--digits-dir", type=cli.folder, default=DIGITS_DIR,
                    help="photos of handwritten digits for part G (default: data/handwritten_digits/)")
     p.add_argument("--map-points", type=cli.non_negative_int, default=MAP_POINTS,
                    help="map the fc1 features of the first N test digits with PCA and t-SNE (perplexity "
                         f"{analysis.PERPLEXITY:g}); 0: no map (default: {MAP_POINTS}; t-SNE time grows ~N log N)")
     cli.add_limits(p)
-    return p.parse_args(argv)
+    return with_defaults(p.parse_args(argv))
+
+
+def add_transformer_shape(p):
+    """The transformer's shape flags; each defaults to the fast setting (the template's with --template)."""
+    fast, template = DEFAULTS["transformer"], DEFAULTS["template"]
+    g = p.add_argument_group("transformer shape (with --arch transformer)")
+    for name, kind, what in [("patch", cli.positive_int, "patch side in pixels"),
+                             ("stride", cli.positive_int, "pixels between patches; patches overlap when below --patch"),
+                             ("d_model", cli.positive_int, "token width"), ("heads", cli.positive_int, "attention heads"),
+                             ("layers", cli.positive_int, "encoder layers"),
+                             ("ff", cli.positive_int, "feed-forward width of each layer")]:
+        g.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                       help=f"{what} (default: {fast[name]}; template {template[name]})")
+    g.add_argument("--pool", choices=["mean", "cls"], default=None,
+                   help="one token from the encoder's output: the mean of all tokens or a CLS token (default: mean)")
+
+
+def with_defaults(args):
+    """Fill the flags left unset with the defaults of the architecture chosen, and the default files."""
+    if args.template:
+        args.arch = "transformer"
+    table = DEFAULTS["template" if args.template else args.arch]
+    for name, value in table.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    transformer = args.arch == "transformer"
+    args.out_dir = args.out_dir or out_dir("task1_transformer" if transformer else "task1")
+    args.save = args.save or args.out_dir / MODEL_NAME
+    args.model = args.model or (TRANSFORMER_MODEL if transformer else MNIST_MODEL)
+    return args
+
+
+def build_model(args):
+    """The network the flags describe (ConfigError, one line, for settings that cannot build one)."""
+    if args.arch == "cnn":
+        return Net(hidden=args.hidden, dropout=args.dropout)
+    return NetTransformer(hidden=args.hidden, dropout=args.dropout, **{k: getattr(args, k) for k in TRANSFORMER_SHAPE})
 
 
 def load_mnist(args, train, device):
@@ -88,14 +152,16 @@ def train(args, device, test, out):
     if args.batch_size:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
     generator = training.set_seed(args.seed)
-    model = training.prepare(Net(hidden=args.hidden, dropout=args.dropout), device)
+    model = training.prepare(build_model(args), device)
+    print(f"{type(model).__name__}: {parameter_count(model):,} parameters")
     show_network(model, out, args.show)
     _, x_train, y_train = load_mnist(args, True, device)
     history = training.fit(model, (x_train, y_train), test, recipe, args.epochs, generator,
                            on_epoch=progress_line(len(test[1])))
-    plots.loss_curves(history, out / "fig05_loss_curves.png", title=f"Fig 5: MNIST, recipe '{recipe.name}'",
-                      show=args.show)
-    save_checkpoint(model, args.save, class_names=CLASS_NAMES, recipe=recipe.name, epochs=args.epochs)
+    plots.loss_curves(history, out / "fig05_loss_curves.png",
+                      title=f"Fig 5: MNIST, {type(model).__name__}, recipe '{recipe.name}'", show=args.show)
+    save_checkpoint(model, args.save, class_names=CLASS_NAMES, recipe=recipe.name, epochs=args.epochs,
+                    train_seconds=sum(r["train_seconds"] for r in history["epochs"]))
     print(f"saved {args.save}")
     return history
 
@@ -160,12 +226,25 @@ def embedding_map(model, x, y, n, out, show):
     return {"points": n, "misclassified": int(wrong.sum()), **info}
 
 
+def attention_figure(model, x, y, test_u8, out, show):
+    """Beyond the course: the attention rollout of the first test digit of each class (extra_attention.png)."""
+    labels = y.cpu().numpy()
+    idx = [int(np.flatnonzero(labels == c)[0]) for c in range(10) if (labels == c).any()]
+    log_p, maps = attention.rollout(model, x[idx])
+    pred = log_p.argmax(1).tolist()
+    titles = [f"{p} (label {labels[i]})" for p, i in zip(pred, idx)]
+    colors = ["black" if p == labels[i] else "red" for p, i in zip(pred, idx)]
+    plots.image_grid([test_u8[i].numpy() for i in idx], titles, out / "extra_attention.png", cols=5, overlays=maps,
+                     suptitle="What the transformer attends to: attention rollout over its "
+                              f"{model.side}x{model.side} grid of patches", title_colors=colors, show=show)
+    return {"digits": idx, "predictions": pred}
+
+
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
     device = cli.device(args.device)
     out = args.out_dir
-    args.save = args.save or out / MODEL_NAME
     model_file = args.model if args.no_train else args.save
     if args.no_train:
         load_checkpoint(model_file, num_classes=10)  # fail now, before any work, if it is not usable
@@ -175,14 +254,18 @@ def main(argv=None):
     metrics = {"task": "task1", "seed": args.seed, "device": str(device), "model": str(model_file)}
     if not args.no_train:
         metrics["history"] = train(args, device, (x_test, y_test), out)
-        metrics.update(recipe=metrics["history"]["recipe"], hidden=args.hidden, dropout=args.dropout)
-    model, _ = load_checkpoint(model_file, num_classes=10)  # E-F. reload into a fresh network in eval mode
+        metrics.update(recipe=metrics["history"]["recipe"], epochs=args.epochs,
+                       train_seconds=sum(r["train_seconds"] for r in metrics["history"]["epochs"]))
+    model, ckpt = load_checkpoint(model_file, num_classes=10)  # E-F. reload into a fresh network in eval mode
     model = training.prepare(model, device)
+    metrics.update(arch=ckpt["arch"], model_args=ckpt["model_args"], parameters=parameter_count(model))
     final, correct10 = use_reloaded(model, test_u8, (x_test, y_test), out, args.show)
     results, hw_accuracy = classify_photos(model, args.digits_dir, out, args.show)  # G
     n_map = min(args.map_points, len(y_test))
     if n_map >= 4:  # fewer points make no map
         metrics["embedding_map"] = embedding_map(model, x_test, y_test, n_map, out, args.show)
+    if architecture(model) == "transformer":
+        metrics["attention"] = attention_figure(model, x_test, y_test, test_u8, out, args.show)
     metrics.update(test_accuracy=final["accuracy"], test_loss=final["loss"], test_correct=final["correct"],
                    test_n=final["n"], first_ten_correct=correct10, handwritten=results,
                    handwritten_accuracy=hw_accuracy, wall_time_s=time.perf_counter() - t_start)

@@ -22,6 +22,7 @@ import filters
 import plots
 import training
 from gradcam import grad_cam
+from errors import UsageError
 from models import load_checkpoint
 from paths import MNIST_MODEL
 
@@ -143,7 +144,10 @@ def main(argv=None):
     args = parse_args(argv)
     device = cli.device(args.device)
     training.set_seed(args.seed)
-    model, _ = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
+    model, ckpt = load_checkpoint(args.model, num_classes=10)  # a missing file says: run task1_train_mnist.py first
+    if ckpt["arch"] != "cnn":
+        raise UsageError(f"{args.model} holds a {ckpt['arch']}, which has no convolution filters to examine; "
+                         "its attention is in extra_attention.png beside it (task1_train_mnist.py --arch transformer)")
     metrics = {"task": "task2", "model": str(args.model), "device": str(device)}
     with torch.no_grad():
         metrics.update(show_conv1(model, args.data_dir, args.out_dir, args.show))

@@ -5,7 +5,8 @@
     python task3_greek.py --sweep                                    # Extension 2: epochs x batch size
     python task3_greek.py --classify my_letters/                     # predict your own letter images
 
-Task 1's model is only read: its layers are frozen and a new last layer learns the letters.
+Task 1's model is only read: its layers are frozen and a new last layer learns the letters
+(`--model outputs/task1_transformer/model.pth` transfers from the transformer instead).
 By default it learns from many writers' stand-in letters (data/greek_hands_train, tested on
 data/greek_hands_test, other writers) through the photo pipeline, which reads real scans,
 photos and screenshots; `--pipeline course --train-dir data/greek_train --test-dir
@@ -74,7 +75,7 @@ def parse_args(argv=None):
                    help="train on the images as they are, as the report did (default: small random "
                         "rotations, scalings and shifts)")
     p.add_argument("--frozen-dropout", action="store_true",
-                   help="keep the frozen Dropout2d active while the new layer trains, as the report's "
+                   help="keep the frozen layers' dropout active while the new layer trains, as the report's "
                         "network.train() did (default: frozen layers in eval mode)")
     p.add_argument("--sweep", action="store_true",
                    help="Extension 2: train for every --epochs x --batch-size (default: off)")
@@ -103,20 +104,27 @@ def settings(args):
     return args
 
 
-class FrozenDropout2d(nn.Dropout2d):
-    """Dropout2d that stays in eval mode (identity) when the net is put in train mode."""
+def keep_in_eval(module):
+    """Make `module.train()` leave it in eval mode, dropout off, while the rest of the net trains.
 
-    def train(self, mode=True):
-        return super().train(False)
+    nn.Module.train switches each child through the child's own `train`, so an instance-level
+    `train` that does nothing keeps this branch in eval mode; its class and state_dict keys stay.
+    """
+    module.eval()
+    module.train = lambda mode=True: module
+    return module
 
 
 def greek_net(base, num_classes, frozen_eval=False):
-    """`base` with every parameter frozen and fc2 replaced by a new, trainable Linear(hidden, num_classes)."""
+    """`base` (a Net or a NetTransformer) with every parameter frozen and fc2 replaced by a new, trainable
+    Linear(hidden, num_classes); with `frozen_eval`, the frozen layers keep their dropout off in training."""
     for param in base.parameters():
         param.requires_grad_(False)
     if frozen_eval:
-        base.dropout = FrozenDropout2d(base.dropout.p)
-    base.fc2 = nn.Linear(base.fc1.out_features, num_classes)  # (B, 50) -> (B, K), requires_grad by default
+        for name, child in base.named_children():
+            if name != "fc2":
+                keep_in_eval(child)
+    base.fc2 = nn.Linear(base.fc1.out_features, num_classes)  # (B, hidden) -> (B, K), requires_grad by default
     return base
 
 
