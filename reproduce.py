@@ -42,6 +42,7 @@ FIVE = ["--letters", "alpha", "beta", "gamma", "delta", "epsilon"]
 COURSE = ["--pipeline", "course", "--train-dir", str(ROOT / "data" / "greek_train"),
           "--test-dir", str(ROOT / "data" / "greek_test")]
 IMPROVED_MNIST = ["--recipe", "adamw-onecycle", "--dropout", "0.1"]
+QUICK_TRANSFORMER = ["--epochs", "1", "--train-limit", "3000", "--test-limit", "1000", "--map-points", "500"]
 QUICK_GABOR = [*QUICK_MNIST, "--repeats", "2"]  # two seeds: the least that gives a spread
 
 
@@ -51,6 +52,8 @@ def steps(out):
     return [
         Step("task1", "Task 1: MNIST, the report's protocol", "task1_train_mnist.py", [], QUICK_MNIST),
         Step("task1_improved", "Task 1: MNIST, improved recipe", "task1_train_mnist.py", IMPROVED_MNIST, QUICK_MNIST),
+        Step("task1_transformer", "The network with transformer layers (the current course)", "task1_train_mnist.py",
+             ["--arch", "transformer"], QUICK_TRANSFORMER),
         Step("task2", "Task 2: examine the network", "task2_examine.py", ["--model", model], ["--test-limit", "1000"]),
         Step("task3", "Task 3: Greek letters (alpha, beta, gamma)", "task3_greek.py", ["--model", model, *COURSE],
              ["--epochs", "5"]),
@@ -198,7 +201,7 @@ def _pct(x):
 
 def paper_vs_measured(out):
     """Rows (quantity, report, measured) from the runs' metrics.json files."""
-    t1, t1i = _metrics(out, "task1"), _metrics(out, "task1_improved")
+    t1, t1i, tt = _metrics(out, "task1"), _metrics(out, "task1_improved"), _metrics(out, "task1_transformer")
     t3, t5 = _metrics(out, "task3"), _metrics(out, "task3_greek5")
     t4, t4i = _metrics(out, "task4"), _metrics(out, "task4_improved")
 
@@ -220,6 +223,8 @@ def paper_vs_measured(out):
         ("first 10 test digits correct", "10/10", f"{t1.get('first_ten_correct', '—')}/10"),
         ("handwritten digits correct", "all (10/10)", _pct(t1.get("handwritten_accuracy"))),
         ("MNIST, improved recipe (same Net)", "—", count(t1i)),
+        ("MNIST, transformer layers (the current course)",
+         "— (course reproductions of the template: 98.7–98.95 % after 15 epochs)", count(tt)),
         ("Greek letters, 3 (test set)", "all correct after 20 epochs", _pct(t3.get("test_accuracy"))),
         ("Greek letters, 5 (test set)", "all correct", _pct(t5.get("test_accuracy"))),
         ("FashionMNIST best variation", "86 % (L=6, M=0.6, N=60)", best(t4)),
@@ -264,6 +269,33 @@ def task4_sections(out):
             change = "—" if v["change_points"] is None else f"{v['change_points']:+.2f} ± {v['standard_error']:.2f}"
             lines.append(f"| {m['recipe']} | {dim} | {change} | {v['pairs']} | {v['verdict']} |")
     return lines + ["", f"Best variation, recipe {runs[0][1]['recipe']}: Figs 14–15 below.", ""]
+
+
+# (step, what ran): the rows of the transformer table; task1_template is not a step (hours on a CPU) but is
+# shown when its folder holds a run: python task1_train_mnist.py --template --out-dir outputs/task1_template
+TRANSFORMER_ROWS = [("task1", "Net (CNN), the report's recipe"), ("task1_improved", "Net (CNN), improved recipe"),
+                    ("task1_transformer", "NetTransformer, fast setting"),
+                    ("task1_template", "NetTransformer, the course template's defaults")]
+
+
+def transformer_section(out):
+    """The current course's transformer beside the CNN: accuracy, epochs, training and wall time, parameters."""
+    lines = ["| network | test accuracy | epochs | training time | wall time | parameters |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for step, what in TRANSFORMER_ROWS:
+        m = _metrics(out, step)
+        if "test_accuracy" in m and "train_seconds" in m:
+            lines.append(f"| {what} | {_pct(m['test_accuracy'])} | {m['epochs']} | {m['train_seconds']:.0f} s | "
+                         f"{m['wall_time_s']:.0f} s | {m['parameters']:,} |")
+    if not _metrics(out, "task1_template"):
+        lines += ["", "*The template's own 15 epochs are not a step of this run: on a 2-core CPU they take hours "
+                      "(see the README). `python task1_train_mnist.py --template --out-dir outputs/task1_template` "
+                      "adds them to this table.*"]
+    lines += [""]
+    lines += _figure(out, "task1_transformer", "fig02_network_diagram.png", "The transformer, drawn with its sizes.")
+    return lines + _figure(out, "task1_transformer", "extra_attention.png",
+                           "What the transformer attends to: attention rollout over its patches for the first test "
+                           "digit of each class (a wrong answer in red).")
 
 
 def gabor_section(out):
@@ -351,6 +383,7 @@ def write_report(out, results, args):
             lines += [f"*AlexNet ran in its {results['alexnet']['note']}. Its filters are untrained, so Figs "
                       "18–19 show the method, not ImageNet's learned features.*", ""]
     lines += ["## Extension 4: a Gabor first layer", "", *gabor_section(out)]
+    lines += ["## The network with transformer layers (the current course)", "", *transformer_section(out)]
     lines += ["## What the network gets wrong, and how it sees the inputs", "", *errors_section(out)]
     lines += ["## Beyond the report", ""]
     for step, name, caption in EXTRA:

@@ -15,7 +15,7 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
     r = subprocess.run([sys.executable, "reproduce.py", "--quick", "--out-dir", tmp_path], cwd=paths.ROOT,
                        capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert "[1/10 task1 " in r.stdout and "== [10/10]" in r.stdout  # progress: which step, time so far
+    assert "[1/11 task1 " in r.stdout and "== [11/11]" in r.stdout  # progress: which step, time so far
     report = (tmp_path / "REPORT.md").read_text()
     for n in range(1, 20):
         assert f"**Fig {n}.**" in report, f"Fig {n} missing"
@@ -30,7 +30,8 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
     assert "Python 3" in report and "torch 2" in report
     for section in ("### A. The plan", "### B. The predictions", "### C. The results", "| gabor | ",
                     "Most confused pairs:", "ext_gabor/gabor_bank_responses.png", "task1/extra_embedding_map.png",
-                    "task3/extra_embedding_map.png", "task2/extra_confused_pairs.png"):
+                    "task3/extra_embedding_map.png", "task2/extra_confused_pairs.png",
+                    "| NetTransformer, fast setting | ", "task1_transformer/extra_attention.png"):
         assert section in report, section
     assert "`--pipeline course`" in report  # it says which letter pipeline reproduces the report
 

@@ -52,11 +52,49 @@ def test_smoke_tiny_data(tmp_path, capsys):
     assert json.loads((tmp_path / "o2" / "metrics.json").read_text())["handwritten"][0]["file"] == "5.png"
 
 
+TINY_TRANSFORMER = ["--arch", "transformer", "--patch", "7", "--stride", "7", "--d-model", "16", "--heads", "2",
+                    "--layers", "1", "--ff", "32"]
+
+
+def test_each_architecture_has_its_defaults_and_files():
+    cnn, fast, template = task1.parse_args([]), task1.parse_args(["--arch", "transformer"]), \
+        task1.parse_args(["--template"])
+    assert (cnn.arch, cnn.recipe, cnn.epochs, cnn.hidden, cnn.dropout) == ("cnn", "report", 5, 50, 0.5)
+    assert cnn.out_dir == paths.OUT_DIR / "task1" and cnn.model == paths.MNIST_MODEL
+    assert fast.out_dir == paths.OUT_DIR / "task1_transformer" and fast.model == paths.TRANSFORMER_MODEL
+    assert fast.save == fast.out_dir / "model.pth" and fast.recipe == "transformer-fast"
+    assert (template.arch, template.recipe, template.epochs) == ("transformer", "transformer-template", 15)
+    assert (template.patch, template.stride, template.d_model, template.heads, template.layers, template.ff) == \
+        (4, 2, 48, 8, 4, 128)
+    assert task1.parse_args(["--template", "--epochs", "2", "--patch", "5"]).patch == 5  # a flag given wins
+
+
+@pytest.mark.integration
+def test_transformer_smoke_tiny_data(tmp_path):
+    out = tmp_path / "out"
+    task1.main(list(map(str, [*TINY_TRANSFORMER, "--epochs", 1, "--train-limit", 2000, "--test-limit", 200,
+                              "--map-points", 100, "--out-dir", out])))
+    for f in FIGS + ["extra_attention.png", "extra_embedding_map.png"]:
+        if f.endswith(".png"):
+            assert_figure(out / f, 250, 150)
+    assert "TransformerEncoder" in (out / "fig03_network.txt").read_text()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["arch"] == "transformer" and m["model_args"]["d_model"] == 16 and 0 < m["parameters"] < 20_000
+    assert m["test_accuracy"] > 0.3  # 16 AdamW steps of a tiny transformer; chance is 0.1
+    assert len(m["attention"]["digits"]) == 10 and m["train_seconds"] > 0
+    r = _run("--no-train", "--arch", "transformer", "--test-limit", 50, "--map-points", 0,
+             "--out-dir", tmp_path / "again", "--model", out / "model.pth")  # reloads either architecture
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["arch"] == "transformer"
+
+
 @pytest.mark.parametrize("args,message", [
     (["--no-train", "--model", "absent.pth"], "run `python task1_train_mnist.py` first"),
     (["--epochs", "0"], "--epochs: must be at least 1"),
     (["--batch-size", "-64"], "--batch-size: must be at least 1"),
     (["--recipe", "magic"], "invalid choice"),
+    (["--arch", "transformer", "--d-model", "50", "--heads", "8"], "divisible by heads"),
+    (["--arch", "transformer", "--patch", "40"], "patch must be 1 to 28"),
 ])
 @pytest.mark.slow
 def test_bad_input_one_line(tmp_path, args, message):

@@ -126,6 +126,14 @@ def test_gradcam_maps_are_in_unit_range():
 # ---------------------------------------------------------------- task2_examine.py
 
 @pytest.mark.integration
+def test_task2_says_a_transformer_has_no_filters(tmp_path):
+    from models import NetTransformer, save_checkpoint
+    save_checkpoint(NetTransformer(patch=7, stride=7, d_model=16, heads=2, layers=1), tmp_path / "t.pth")
+    with pytest.raises(UsageError, match="no convolution filters"):
+        task2_examine.main(["--model", str(tmp_path / "t.pth"), "--out-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()  # it stops before writing anything
+
+
 def test_task2_writes_figs_9_10_and_the_check(mnist_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     task2_examine.main(["--model", str(mnist_checkpoint), "--out-dir", str(out), "--test-limit", "300",

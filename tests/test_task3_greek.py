@@ -138,6 +138,25 @@ def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, mnist_chec
     assert (out / "c" / "classified_letters.png").is_file()
 
 
+def test_transfer_from_a_transformer_checkpoint(tmp_path):
+    from models import NetTransformer, save_checkpoint
+    torch.manual_seed(0)
+    base = tmp_path / "transformer.pth"
+    save_checkpoint(NetTransformer(patch=7, stride=3, d_model=16, heads=2, layers=1, ff=32),
+                    base, class_names=[str(d) for d in range(10)])
+    train = make_folder(tmp_path / "train", ["alpha", "beta"], 3, seed=0)
+    test = make_folder(tmp_path / "test", ["alpha", "beta"], 2, seed=50)
+    out, save = tmp_path / "out", tmp_path / "greek.pth"
+    task3_greek.main(["--model", str(base), "--train-dir", str(train), "--test-dir", str(test), "--epochs", "2",
+                      "--out-dir", str(out), "--save", str(save)])
+    model, ckpt = load_checkpoint(save)
+    assert ckpt["arch"] == "transformer" and ckpt["class_names"] == ["alpha", "beta"] and model.fc2.out_features == 2
+    original, _ = load_checkpoint(base)
+    frozen = {k: v for k, v in original.state_dict().items() if not k.startswith("fc2.")}
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())  # only the new fc2 learned
+    assert "TransformerEncoder" in (out / "fig13_network.txt").read_text()
+
+
 def test_sweep_smoke(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 2)
     out = tmp_path / "sweep"
