@@ -3,9 +3,10 @@
     python demo.py                      # serves the models under outputs/*/model.pth at http://127.0.0.1:8000/
     python demo.py --model FILE --port 8080
 
-Draw with a mouse, a pen or a finger (or drop a photo); after each stroke the page shows the 28x28 input as
-the network sees it (Task 1 part G's photo pipeline; Task 3's for Greek letters), the class probabilities,
-conv1's and conv2's outputs and a Grad-CAM map.  The JSON API is in the README.  Ctrl-C stops it.
+Serves Net and NetTransformer checkpoints.  Draw with a mouse, a pen or a finger (or drop a photo); after each
+stroke the page shows the 28x28 input as the network sees it (Task 1 part G's photo pipeline; Task 3's for Greek
+letters), the class probabilities, the network's own maps (Net: conv1 and conv2; the transformer: its patch
+embeddings and encoder tokens) and a Grad-CAM map.  The JSON API is in the README.  Ctrl-C stops it.
 About 10 ms of server time per drawing on a 2-core laptop CPU.
 """
 import argparse
