@@ -3,10 +3,11 @@
     python demo.py                      # serves the models under outputs/*/model.pth at http://127.0.0.1:8000/
     python demo.py --model FILE --port 8080
 
-Draw with a mouse, a pen or a finger (or drop a photo); after each stroke the page shows the 28x28 input as
-the network sees it (Task 1 part G's photo pipeline; Task 3's for Greek letters), the class probabilities,
-conv1's and conv2's outputs and a Grad-CAM map.  The JSON API is in the README.  Ctrl-C stops it.
-About 10 ms of server time per drawing on a 2-core laptop CPU.
+Serves Net and NetTransformer checkpoints.  Draw with a mouse, a pen or a finger (or drop a photo); after each
+stroke the page shows the 28x28 input as the network sees it (Task 1 part G's photo pipeline; Task 3's for Greek
+letters), the class probabilities, the network's own maps (Net: conv1 and conv2; the transformer: its patch
+embeddings and encoder tokens) and a Grad-CAM map.  The JSON API is in the README.  Ctrl-C stops it.
+About 7 ms of server time per drawing with Task 1's Net on a 2-core CPU (benchmarks/bench_demo.py).
 """
 import argparse
 import json
@@ -86,10 +87,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def send_json(self, status, obj, started=None):
-        """Send `obj` as JSON; with `started` (a perf_counter time), say in Server-Timing how long since then."""
+    def send_json(self, status, obj, marks=None):
+        """Send `obj` as JSON.  `marks` [('start', t), (stage, t at its end), ...] (perf_counter times) go out in a
+        Server-Timing header: the total since the start first, then each stage's time, the JSON encoding last."""
         body = json.dumps(obj).encode()
-        extra = [("Server-Timing", f"total;dur={1000 * (time.perf_counter() - started):.2f}")] if started else []
+        extra = []
+        if marks:
+            marks = marks + [("json", time.perf_counter())]
+            times = [("total", marks[-1][1] - marks[0][1])] + [(name, end - begin) for (_, begin), (name, end)
+                                                               in zip(marks, marks[1:])]
+            extra = [("Server-Timing", ", ".join(f"{name};dur={1000 * t:.2f}" for name, t in times))]
         self.send_body(status, body, "application/json", extra)
 
     def send_error_json(self, status, message):
@@ -107,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error_json(HTTPStatus.NOT_FOUND, f"no page {path}")
 
     def do_POST(self):
-        started = time.perf_counter()  # the server's time per prediction: body read, analysed, JSON encoded
+        started = time.perf_counter()  # the server's time per prediction: read, wait, analyse, json (Server-Timing)
         url = urlsplit(self.path)
         model_id = parse_qs(url.query).get("model", [self.server.default])[0]
         data, status, message = self.read_body()
@@ -117,15 +124,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_error_json(HTTPStatus.NOT_FOUND, f"no API {url.path}: POST an image to /api/predict")
         if model_id not in self.server.models:
             return self.send_error_json(HTTPStatus.NOT_FOUND, f"no model {model_id!r}: see GET /api/models")
+        read = time.perf_counter()
         try:
             with self.server.analysing:
+                waited = time.perf_counter()
                 result = demo_models.analyse(self.server.models[model_id], data)
         except UserError as e:  # not an image, no ink, too many pixels
             return self.send_error_json(HTTPStatus.BAD_REQUEST, str(e))
         except Exception as e:  # a bug: one line in the log and a 500, and the server keeps serving
             print(f"warning: {model_id}: {type(e).__name__}: {first_line(e)}", file=sys.stderr)
             return self.send_error_json(HTTPStatus.INTERNAL_SERVER_ERROR, "the server failed on this image")
-        self.send_json(HTTPStatus.OK, result, started)
+        marks = [("start", started), ("read", read), ("wait", waited), ("analyse", time.perf_counter())]
+        self.send_json(HTTPStatus.OK, result, marks)
 
     def read_body(self):
         """(bytes, None, None), or (None, status, message) for a body that is missing, malformed or too big."""

@@ -1,13 +1,15 @@
 """The live demo's models, and what a network sees and thinks of one image; the HTTP side is demo.py.
 
-* `find_models`: the saved models under outputs/*/model.pth (and --model FILE), each with an id,
-  the class names its checkpoint carries and the preprocessing it was trained for.
+* `find_models`: the saved models under outputs/*/model.pth (and --model FILE), Net or NetTransformer,
+  each with an id, the class names its checkpoint carries and the preprocessing it was trained for.
 * `analyse`: image bytes -> everything the page shows: the 28x28 input as the network sees it,
-  the class probabilities, conv1's and conv2's outputs and a Grad-CAM map, as JSON-ready lists.
+  the class probabilities, the network's own maps (`forward_maps`: Net's conv1 and conv2 outputs,
+  the transformer's patch embeddings and encoder tokens) and a Grad-CAM map, as a JSON-ready dict.
 
 Safe to call from many threads at once: each model is loaded once, put in eval mode and its
 parameters frozen; a request never writes to it (no hooks, no `.grad`: see gradcam.py).
 """
+import base64
 import io
 import time
 import warnings
@@ -24,7 +26,7 @@ import datasets
 import gradcam
 import letters
 from errors import DataError, UserError, first_line
-from models import load_checkpoint
+from models import NetTransformer, load_checkpoint
 from paths import MODEL_NAME, OUT_DIR
 
 # Below this top probability the page says "not sure": the other classes together are then at least as likely.
@@ -32,7 +34,9 @@ NOT_SURE = 0.5
 # Refuse images with more pixels than this before decoding them: a small compressed file can hold a huge
 # blank image that would take seconds and gigabytes to decode.  A 48-megapixel phone photo fits.
 MAX_PIXELS = 64_000_000
-DECIMALS = 3  # values sent to the page: the maps are drawn in 8-bit colour, so 3 decimals lose nothing seen
+DECIMALS = 3  # of the small arrays sent as JSON numbers: the input and Grad-CAM are drawn in 8-bit grey
+# Channels of one map sent to the page: all of Net's (10, 20), of Task 1's transformer (64) and the template's (48).
+MAX_CHANNELS = 64
 
 
 class UnknownModel(UserError):
@@ -41,16 +45,20 @@ class UnknownModel(UserError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One servable model: `id` is what the API and the page call it; `kind` is 'digit' or 'letter'."""
+    """One servable model: `id` is what the API and the page call it; `kind` is 'digit' or 'letter';
+    `arch` 'cnn' or 'transformer'; `map_titles` what the page calls each map of `forward_maps`."""
     id: str
     path: Path
     model: torch.nn.Module
     class_names: tuple
     kind: str
     to_input: Callable
+    arch: str
+    map_titles: tuple  # ((name, title), ...) in forward_maps' order
 
     def describe(self):
-        return {"id": self.id, "file": str(self.path), "classes": list(self.class_names), "input": self.kind}
+        return {"id": self.id, "file": str(self.path), "classes": list(self.class_names), "input": self.kind,
+                "arch": self.arch}
 
 
 def load_entry(model_id, path):
@@ -59,7 +67,32 @@ def load_entry(model_id, path):
     model.requires_grad_(False)  # no request can accumulate gradients into the shared weights
     names = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     kind = input_kind(ckpt, names)
-    return Entry(model_id, Path(path), model, tuple(names), kind, input_function(ckpt, kind))
+    return Entry(model_id, Path(path), model, tuple(names), kind, input_function(ckpt, kind), ckpt["arch"],
+                 map_titles(model))
+
+
+def map_titles(model):
+    """((name, title), ...) for each map of `model.forward_maps`, as the page heads them."""
+    with torch.inference_mode():
+        _, maps = model.forward_maps(torch.zeros(1, 1, 28, 28))
+    return tuple((name, map_title(model, name, tuple(m.shape[1:]))) for name, m in maps.items())
+
+
+def map_title(model, name, shape):
+    """How the page heads a map: 'conv1: 10 filters, 24×24 outputs'; for the transformer, what its tokens are."""
+    channels, height, width = shape
+    if isinstance(model, NetTransformer) and name == "patches":
+        title = (f"patch embeddings: {channels} channels per {model.patch}×{model.patch} patch, "
+                 f"on their {height}×{width} grid")
+    elif isinstance(model, NetTransformer) and name == "encoder":
+        # With a CLS token only that token reaches the head, so forward_maps gives the last layer's input.
+        where = "the last layer's input" if model.pool == "cls" else "its output"
+        title = f"encoder, {where}: {channels} channels per token, on the same grid"
+    elif name.startswith("conv"):
+        title = f"{name}: {channels} filters, {height}×{width} outputs"
+    else:
+        title = f"{name}: {channels} channels, {height}×{width}"
+    return title + (f" (the first {MAX_CHANNELS} of {channels} shown)" if channels > MAX_CHANNELS else "")
 
 
 def input_kind(ckpt, names):
@@ -130,12 +163,19 @@ def _rounded(t):
     return np.round(np.asarray(t, dtype=np.float64), DECIMALS).tolist()
 
 
+def _packed(t):
+    """A float tensor as base64 of its little-endian float32 bytes in C order: a tenth of the time of JSON numbers."""
+    return base64.b64encode(np.ascontiguousarray(t, dtype="<f4").tobytes()).decode("ascii")
+
+
 def analyse(entry, data):
     """Image bytes -> what `entry`'s network sees and thinks, as a JSON-ready dict (DataError for a bad image).
 
     input: 28x28 in [0, 1], white ink on black, as the network sees it; probabilities per class;
-    conv1 (10, 24, 24) and conv2 (20, 8, 8): the raw convolution outputs; gradcam: 28x28 in [0, 1]
-    for the predicted class; not_sure when the top probability is below NOT_SURE.
+    maps: each map of `forward_maps` (Net: conv1 (10, 24, 24), conv2 (20, 8, 8), the raw convolution
+    outputs; NetTransformer: patches and encoder (d_model, side, side), its tokens on their grid), at most
+    MAX_CHANNELS channels each, as {name, title, shape, data: `_packed`}; gradcam: 28x28 in [0, 1] for the
+    predicted class; not_sure when the top probability is below NOT_SURE.
     """
     t0 = time.perf_counter()
     check_image(data)
@@ -147,6 +187,8 @@ def analyse(entry, data):
         "model": entry.id, "classes": list(entry.class_names), "probabilities": _rounded(prob),
         "prediction": entry.class_names[top], "top_probability": round(float(prob[top]), DECIMALS),
         "not_sure": bool(prob[top] < NOT_SURE), "input": _rounded(datasets.denormalize(x)[0]),
-        "conv1": _rounded(acts["conv1"][0]), "conv2": _rounded(acts["conv2"][0]), "gradcam": _rounded(cams[0]),
+        "maps": [{"name": name, "title": title, "shape": list(acts[name][0, :MAX_CHANNELS].shape),
+                  "data": _packed(acts[name][0, :MAX_CHANNELS])} for name, title in entry.map_titles],
+        "gradcam": _rounded(cams[0]),
         "analyse_ms": round(1000 * (time.perf_counter() - t0), 2),
     }

@@ -3,14 +3,15 @@
 Starts demo.py's server on a free loopback port in a subprocess, twice in one run:
   ours      models loaded once at start, as `python demo.py` serves them;
   baseline  the naive server: the same, but the checkpoint is loaded again for every request.
-For each, posts drawings of the ten digits as the page sends them (280x280 PNG, black pen on white):
+For each, posts drawings of the ten digits as the page sends them (280x280 RGBA PNG, black pen on white):
   1. one client, --sequential predictions one after another;
   2. --clients clients, each as a person drawing: it waits --pause seconds after an answer before its
      next drawing (drawing a stroke takes longer), for --seconds (the baseline for --baseline-seconds);
   3. ours only, a stress test: the same clients with no pause at all, for --stress-seconds.
 Each phase stops at --max-requests.
-Server time is the server's own (its Server-Timing header: body read, analysed, JSON encoded),
-so a waiting request counts in it; the round trip as the client saw it is printed too.
+Server time is the server's own (its Server-Timing header: body read, a core waited for, analysed, JSON
+encoded), so a waiting request counts in it; each phase's line is followed by the median of each of those
+stages, and the round trip as the client saw it is printed too.
 
 Targets (issue 13): median server time <= 30 ms, p95 <= 100 ms with 8 clients for 60 s (phase 2), zero errors.
 Back to back (phase 3), 8 clients keep both cores busy and a request mostly waits for the one before.
@@ -67,10 +68,10 @@ def serve_baseline(models_dir):
 
 
 def drawings():
-    """PNG bytes of the ten digits drawn as pen strokes on the page's pad."""
+    """PNG bytes of the ten digits drawn as pen strokes on the page's pad: RGBA, as a canvas's toBlob writes."""
     pngs = []
     for strokes in DIGITS.values():
-        img = Image.new("RGB", (PAD, PAD), "white")
+        img = Image.new("RGBA", (PAD, PAD), "white")
         draw = ImageDraw.Draw(img)
         for stroke in strokes:  # the unit box -> the middle of the pad, as a person draws
             draw.line([(40 + 200 * x, 40 + 200 * y) for x, y in stroke], fill="black", width=PEN, joint="curve")
@@ -89,8 +90,14 @@ def start(command):
     raise SystemExit(f"the server did not start: {' '.join(command)}")
 
 
+def server_timing(header):
+    """'total;dur=9.1, read;dur=0.1, ...' -> {'total': 9.1, 'read': 0.1, ...} (ms)."""
+    return {name: float(dur) for name, _, dur in (part.strip().partition(";dur=") for part in header.split(",")) if dur}
+
+
 def client(port, images, deadline, budget, out, pause):
-    """Post drawings over one keep-alive connection, `pause` s apart, until `deadline` or the shared `budget` runs out."""
+    """Post drawings over one keep-alive connection, `pause` s apart, until `deadline` or the shared `budget` runs
+    out; append (ok, {stage: server ms}, round-trip ms) per request to `out`."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     k = 0
     while time.perf_counter() < deadline and budget.acquire(blocking=False):
@@ -99,11 +106,11 @@ def client(port, images, deadline, budget, out, pause):
             conn.request("POST", "/api/predict", body=images[k % len(images)], headers={"Content-Type": "image/png"})
             r = conn.getresponse()
             r.read()
-            timing = r.getheader("Server-Timing", "")
-            ok = r.status == 200 and "dur=" in timing
-            out.append((ok, float(timing.split("dur=")[1]) if ok else None, 1000 * (time.perf_counter() - t0)))
+            timing = server_timing(r.getheader("Server-Timing", ""))
+            ok = r.status == 200 and "total" in timing
+            out.append((ok, timing, 1000 * (time.perf_counter() - t0)))
         except (OSError, http.client.HTTPException):
-            out.append((False, None, 1000 * (time.perf_counter() - t0)))
+            out.append((False, {}, 1000 * (time.perf_counter() - t0)))
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         k += 1
@@ -112,7 +119,7 @@ def client(port, images, deadline, budget, out, pause):
 
 
 def load(port, images, clients, seconds, max_requests, pause=0.0):
-    """Run `clients` client threads for `seconds`; return [(ok, server ms, round-trip ms)]."""
+    """Run `clients` client threads for `seconds`; return [(ok, {stage: server ms}, round-trip ms)]."""
     out, budget = [], threading.Semaphore(max_requests)
     deadline = time.perf_counter() + seconds
     threads = [threading.Thread(target=client, args=(port, images[k:] + images[:k], deadline, budget, out, pause))
@@ -125,18 +132,23 @@ def load(port, images, clients, seconds, max_requests, pause=0.0):
 
 
 def summary(name, results, seconds):
-    """One printed line, and (median, p95) of the server time."""
-    server = np.array([s for ok, s, _ in results if ok])
+    """Two printed lines, and (median, p95) of the server time."""
+    timings = [s for ok, s, _ in results if ok]
+    server = np.array([s["total"] for s in timings])
     trip = np.array([t for ok, _, t in results if ok])
     errors = sum(not ok for ok, _, _ in results)
     med, p95 = (np.median(server), np.percentile(server, 95)) if len(server) else (float("nan"),) * 2
     print(f"  {name:<34} {len(results):>6} requests ({len(results) / seconds:6.1f}/s), {errors} errors; "
           f"server median {med:6.1f} ms, p95 {p95:6.1f} ms; round trip median {np.median(trip):6.1f} ms")
+    stages = [k for k in timings[0] if k != "total"] if timings else []
+    if stages:
+        print(f"  {'':<34} server stages, median: " +
+              ", ".join(f"{k} {np.median([s.get(k, np.nan) for s in timings]):.2f} ms" for k in stages))
     return med, p95, errors
 
 
 def measure(label, command, images, args, seconds, stress=0.0):
-    """The phases against one server; returns the summaries of phases 1 and 2."""
+    """The phases against one server; returns the summaries of phases 1, 2 and 3 (None without `stress`)."""
     proc, port = start(command)
     try:
         print(f"{label}:")
@@ -146,13 +158,12 @@ def measure(label, command, images, args, seconds, stress=0.0):
         one = summary(f"1 client, {args.sequential} in a row", alone, time.perf_counter() - t0)
         busy = load(port, images, args.clients, seconds, args.max_requests, args.pause)
         many = summary(f"{args.clients} clients, {args.pause:g} s pauses, {seconds:g} s", busy, seconds)
-        if stress:
-            summary(f"{args.clients} clients back to back, {stress:g} s",
-                    load(port, images, args.clients, stress, args.max_requests), stress)
+        hard = summary(f"{args.clients} clients back to back, {stress:g} s",
+                       load(port, images, args.clients, stress, args.max_requests), stress) if stress else None
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return one, many
+    return one, many, hard
 
 
 def main():
@@ -189,13 +200,17 @@ def main():
         base = measure("baseline (checkpoint reloaded per request)",
                        [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", tmp], images, args,
                        args.baseline_seconds)
-    (med1, _, errors1), (med, p95, errors) = ours
+    (med1, _, errors1), (med, p95, errors), hard = ours
     print(f"median server time, 1 client: {med1:.1f} ms vs baseline {base[0][0]:.1f} ms "
           f"({base[0][0] / med1:.1f}x); {args.clients} clients: median {med:.1f} ms vs {base[1][0]:.1f} ms, "
           f"p95 {p95:.1f} ms vs {base[1][1]:.1f} ms")
     ok = max(med1, med) <= TARGET_MEDIAN_MS and p95 <= TARGET_P95_MS and errors1 + errors == 0
     print(f"targets (median <= {TARGET_MEDIAN_MS:g} ms, p95 <= {TARGET_P95_MS:g} ms with {args.clients} clients "
           f"pausing {args.pause:g} s, no errors): {'met' if ok else 'NOT met'}")
+    if hard:
+        ok = hard[1] <= TARGET_P95_MS and hard[2] == 0  # the median includes the wait for the requests before
+        print(f"{args.clients} clients back to back: p95 {hard[1]:.1f} ms <= {TARGET_P95_MS:g} ms, no errors: "
+              f"{'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":

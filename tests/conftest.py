@@ -14,10 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-from models import Net, save_checkpoint
+from models import Net, NetTransformer, save_checkpoint
 from paths import ROOT
 
 GREEK = ["alpha", "beta", "gamma"]  # the classes of the demo's Greek test model
+DIGITS = [str(d) for d in range(10)]
+# The demo's transformer test model: small, but every part of NetTransformer (8x8 grid of 16-channel tokens).
+SMALL_TRANSFORMER = dict(patch=7, stride=3, d_model=16, heads=2, layers=1, ff=32)
 
 
 def assert_figure(path, min_width=300, min_height=200):
@@ -40,12 +43,15 @@ def mnist_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_models_dir(tmp_path_factory, mnist_checkpoint):
-    """For the demo: an outputs/-like folder: task1 (an untrained digit Net), task3 (a 3-letter Greek Net), broken (not a model)."""
+    """For the demo: an outputs/-like folder: task1 (an untrained digit Net), task1_transformer (an untrained
+    digit NetTransformer), task3 (a 3-letter Greek Net), broken (not a model)."""
     root = tmp_path_factory.mktemp("outputs")
     (root / "task1").mkdir()
     shutil.copy(mnist_checkpoint, root / "task1" / "model.pth")
     torch.manual_seed(3)
     save_checkpoint(Net(num_classes=len(GREEK)), root / "task3" / "model.pth", class_names=GREEK, task="task3")
+    torch.manual_seed(4)
+    save_checkpoint(NetTransformer(**SMALL_TRANSFORMER), root / "task1_transformer" / "model.pth", class_names=DIGITS)
     (root / "broken").mkdir()
     (root / "broken" / "model.pth").write_bytes(b"not a checkpoint")
     return root

@@ -1,6 +1,7 @@
 """The live demo: demo_models (what a network sees and thinks of one image) and demo.py's JSON API,
 run as the real server in a subprocess: status codes, JSON content, concurrent requests, Ctrl-C.
 The page itself is tested in a real browser in test_demo_browser.py."""
+import base64
 import io
 import signal
 import subprocess
@@ -19,8 +20,8 @@ import demo_models
 import letters
 import gradcam
 from errors import DataError
-from conftest import GREEK, call, start_server
-from models import Net
+from conftest import DIGITS, GREEK, SMALL_TRANSFORMER, call, start_server
+from models import Net, NetTransformer
 from paths import ROOT
 
 pytestmark = pytest.mark.slow  # a real server, browser or cluster: seconds per test
@@ -36,6 +37,16 @@ def drawing(points, size=280, width=18):
 
 SEVEN = drawing([(90, 60), (190, 60), (120, 225)])
 ONE = drawing([(140, 50), (138, 230)])
+MODELS = {"task1": DIGITS, "task1_transformer": DIGITS, "task3": GREEK}  # the demo_models_dir fixture's
+# The maps each model's answer carries: (name, shape); the transformer's are its 16 channels on an 8x8 token grid.
+MAPS = {"task1": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])],
+        "task1_transformer": [("patches", [16, 8, 8]), ("encoder", [16, 8, 8])],
+        "task3": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])]}
+
+
+def unpacked(m):
+    """A map of the API's answer as an array of its shape."""
+    return np.frombuffer(base64.b64decode(m["data"]), "<f4").reshape(m["shape"])
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +77,10 @@ def test_forward_maps_is_forward_and_explain_leaves_the_model_alone():
 def test_find_models_skips_what_does_not_load(demo_models_dir):
     with pytest.warns(UserWarning, match="skipping .*broken"):
         entries, default = demo_models.find_models(demo_models_dir)
-    assert default == "task1" and sorted(entries) == ["task1", "task3"]
+    assert default == "task1" and sorted(entries) == sorted(MODELS)
     assert entries["task1"].kind == "digit" and entries["task3"].kind == "letter"
+    assert entries["task1_transformer"].kind == "digit" and entries["task1_transformer"].arch == "transformer"
+    assert isinstance(entries["task1_transformer"].model, NetTransformer)
     assert entries["task3"].class_names == tuple(GREEK)
     assert not any(p.requires_grad for p in entries["task1"].model.parameters())
 
@@ -75,7 +88,7 @@ def test_find_models_skips_what_does_not_load(demo_models_dir):
 def test_find_models_with_a_model_file_and_with_none(demo_models_dir, tmp_path):
     with pytest.warns(UserWarning):
         entries, default = demo_models.find_models(demo_models_dir, demo_models_dir / "task3" / "model.pth")
-    assert default == "task3" and sorted(entries) == ["task1", "task3"]  # not listed twice
+    assert default == "task3" and sorted(entries) == sorted(MODELS)  # not listed twice
     with pytest.raises(DataError, match="no saved models"):
         demo_models.find_models(tmp_path)
 
@@ -90,6 +103,36 @@ def test_analyse_uses_each_models_own_pipeline(demo_models_dir):
     want = datasets.denormalize(letters.input_function("course")(io.BytesIO(SEVEN))[None])[0]
     assert np.abs(np.array(letter["input"]) - want).max() <= 1e-3
     assert np.abs(np.array(letter["input"]) - np.array(digit["input"])).max() > 0.5  # the two pipelines differ
+    transformer = demo_models.analyse(entries["task1_transformer"], SEVEN)
+    assert transformer["input"] == digit["input"]  # a digit network: Task 1 part G's pipeline, whatever its kind
+
+
+def test_analyse_sends_each_networks_own_maps(demo_models_dir):
+    """The maps are forward_maps' own values, of either network, and say which network's they are."""
+    with pytest.warns(UserWarning):
+        entries, _ = demo_models.find_models(demo_models_dir)
+    x = classify.photo_input(io.BytesIO(SEVEN))[None]
+    for model_id in ("task1", "task1_transformer"):
+        a, model = demo_models.analyse(entries[model_id], SEVEN), entries[model_id].model
+        _, maps = model.forward_maps(x)
+        assert [m["name"] for m in a["maps"]] == list(maps) == [name for name, _ in MAPS[model_id]]
+        for m in a["maps"]:  # (the transformer's fused inference path differs in the last bits)
+            assert np.allclose(unpacked(m), maps[m["name"]][0].numpy(), rtol=1e-5, atol=1e-5)
+    titles = [m["title"] for m in demo_models.analyse(entries["task1_transformer"], SEVEN)["maps"]]
+    assert titles[0].startswith("patch embeddings: 16 channels per 7×7 patch, on their 8×8 grid")
+    assert titles[1].startswith("encoder, its output: 16 channels")
+
+
+def test_map_titles_say_what_is_left_out():
+    torch.manual_seed(0)
+    wide = NetTransformer(**{**SMALL_TRANSFORMER, "d_model": 80}).eval()
+    assert [t for _, t in demo_models.map_titles(wide)] == [
+        "patch embeddings: 80 channels per 7×7 patch, on their 8×8 grid (the first 64 of 80 shown)",
+        "encoder, its output: 80 channels per token, on the same grid (the first 64 of 80 shown)"]
+    cls = NetTransformer(**{**SMALL_TRANSFORMER, "pool": "cls"}).eval()
+    assert demo_models.map_titles(cls)[1][1].startswith("encoder, the last layer's input:")
+    assert [t for _, t in demo_models.map_titles(Net().eval())] == ["conv1: 10 filters, 24×24 outputs",
+                                                                    "conv2: 20 filters, 8×8 outputs"]
 
 
 # ---------------------------------------------------------------- the API, over HTTP
@@ -97,12 +140,15 @@ def test_analyse_uses_each_models_own_pipeline(demo_models_dir):
 def test_models_are_listed(server):
     status, answer = call(server[0], "api/models")
     assert status == 200 and answer["default"] == "task1"
-    assert {m["id"]: m["classes"] for m in answer["models"]} == {"task1": [str(d) for d in range(10)], "task3": GREEK}
+    assert {m["id"]: m["classes"] for m in answer["models"]} == MODELS
+    assert {m["id"]: m["arch"] for m in answer["models"]} == {"task1": "cnn", "task1_transformer": "transformer",
+                                                              "task3": "cnn"}
     assert answer["max_bytes"] == demo.MAX_BODY
 
 
-@pytest.mark.parametrize("model_id, classes", [("task1", [str(d) for d in range(10)]), ("task3", GREEK)])
-def test_predict_answers_what_the_network_sees_and_thinks(server, model_id, classes):
+@pytest.mark.parametrize("model_id", sorted(MODELS))
+def test_predict_answers_what_the_network_sees_and_thinks(server, model_id):
+    classes = MODELS[model_id]
     status, a = call(server[0], f"api/predict?model={model_id}", SEVEN, {"Content-Type": "image/png"})
     assert status == 200 and a["model"] == model_id and a["classes"] == classes
     p = np.array(a["probabilities"])
@@ -110,7 +156,8 @@ def test_predict_answers_what_the_network_sees_and_thinks(server, model_id, clas
     assert a["prediction"] == classes[int(p.argmax())] and a["top_probability"] == p.max()
     assert a["not_sure"] == (p.max() < demo_models.NOT_SURE)
     assert np.array(a["input"]).shape == (28, 28) and np.array(a["input"]).max() > 0.5  # the ink is there
-    assert np.array(a["conv1"]).shape == (10, 24, 24) and np.array(a["conv2"]).shape == (20, 8, 8)
+    assert [(m["name"], m["shape"]) for m in a["maps"]] == MAPS[model_id]
+    assert all(unpacked(m).std() > 0 and m["title"] for m in a["maps"])  # the values are there, and a heading
     cam = np.array(a["gradcam"])
     assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1
     assert a["analyse_ms"] > 0
@@ -137,9 +184,9 @@ def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server, t
 
 
 def test_concurrent_requests_get_their_own_answers(server):
-    """8 threads, two drawings, two models: each answer equals the one a lone request gets."""
+    """8 threads, two drawings, three models (Net and transformer): each answer equals the one a lone request gets."""
     url = server[0]
-    jobs = [(m, img) for m in ("task1", "task3") for img in (SEVEN, ONE)]
+    jobs = [(m, img) for m in MODELS for img in (SEVEN, ONE)]
     alone = {(m, img): call(url, f"api/predict?model={m}", img)[1] for m, img in jobs}
     failures = []
 
@@ -148,7 +195,7 @@ def test_concurrent_requests_get_their_own_answers(server):
             m, img = jobs[(k + i) % len(jobs)]
             status, a = call(url, f"api/predict?model={m}", img)
             want = alone[(m, img)]
-            if status != 200 or any(a[key] != want[key] for key in ("probabilities", "input", "conv2", "gradcam")):
+            if status != 200 or any(a[key] != want[key] for key in ("probabilities", "input", "maps", "gradcam")):
                 failures.append((k, i, m, status))
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]

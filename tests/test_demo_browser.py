@@ -1,8 +1,8 @@
 """The demo's page in a real browser: headless Chromium driven through chromedriver by selenium.
 
 Draws a digit stroke by stroke with pointer events, reads the prediction the page shows and checks it
-against the API, undoes a stroke, switches the model, uploads an oversized file, and writes a
-screenshot to outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is
+against the API, undoes a stroke, switches the model (to the Greek Net and to the transformer, whose own
+maps the page then shows), uploads an oversized file, and writes a screenshot to outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is
 missing (CI's .ci/run installs them).  The models are made by the tests (conftest.demo_models_dir).
 """
 import base64
@@ -101,6 +101,12 @@ def ink_in(driver, canvas_id):
         ".reduce((a, b) => a + b, 0);")
 
 
+def maps_shown(driver):
+    """{heading: number of channel canvases} of the maps section, as the page shows it."""
+    return {section.find_element(By.TAG_NAME, "h2").text: len(section.find_elements(By.TAG_NAME, "canvas"))
+            for section in driver.find_elements(By.CSS_SELECTOR, "#maps > div")}
+
+
 def test_drawing_shows_what_the_api_answers(page):
     url, driver = page
     draw_stroke(driver, SEVEN[0], POINTER_MOUSE)
@@ -113,8 +119,7 @@ def test_drawing_shows_what_the_api_answers(page):
     assert bars == pytest.approx(api["probabilities"], abs=0.001)
     assert (verdict.startswith("not sure")) == api["not_sure"]
     assert ink_in(driver, "input") > 0 and ink_in(driver, "gradcam") > 0
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#conv1 canvas")) == 10
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#conv2 canvas")) == 20
+    assert maps_shown(driver) == {"conv1: 10 filters, 24×24 outputs": 10, "conv2: 20 filters, 8×8 outputs": 20}
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(SCREENSHOT))
 
@@ -131,6 +136,15 @@ def test_undo_and_model_switch(page):
     prediction, _, bars = shown(driver)
     assert prediction in GREEK and len(bars) == len(GREEK)
     assert "alpha" in driver.find_element(By.ID, "hint").text
+    before = answers(driver)
+    Select(driver.find_element(By.ID, "model")).select_by_value("task1_transformer")
+    wait_for(driver, lambda d: answers(d) > before)
+    prediction, _, bars = shown(driver)
+    status, api = call(url, "api/predict?model=task1_transformer", pad_png(driver))
+    assert status == 200 and prediction == api["prediction"] and bars == pytest.approx(api["probabilities"], abs=0.001)
+    assert maps_shown(driver) == {m["title"]: m["shape"][0] for m in api["maps"]}  # its own maps, by their titles
+    assert [m["name"] for m in api["maps"]] == ["patches", "encoder"]
+    assert ink_in(driver, "gradcam") > 0
 
 
 def test_a_photo_upload_is_predicted_and_shown_on_the_pad(page):

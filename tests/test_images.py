@@ -177,3 +177,26 @@ def test_small_blurred_white_on_black_digit_is_neither_hollow_nor_faint(tmp_path
     assert np.median(x[x > images.FAINT]) >= 0.8  # strokes as saturated as MNIST's
     assert _similar(x, sharp) > 0.8  # the same zero, its middle still dark (not a hollow outline)
     assert x[12:16, 12:16].max() < 0.2
+
+
+def test_opaque_rgba_reads_as_the_luminance_of_its_colours(tmp_path):
+    """A browser canvas's PNG is opaque RGBA: its grey is the float luminance of the colours, alpha ignored."""
+    rgba = np.random.default_rng(0).integers(0, 256, (40, 30, 4), dtype=np.uint8)
+    rgba[..., 3] = np.where(rgba[..., 3] < 128, 128, rgba[..., 3])  # at least half opaque everywhere
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "canvas.png")
+    expected = (rgba.astype(np.float32) / 255)[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    assert np.array_equal(images.read_gray(tmp_path / "canvas.png"), expected)
+
+
+@pytest.mark.parametrize("side", [510, 520])  # 16-bit labels suffice, and they would not: 32-bit
+def test_specks_are_dropped_however_many(side, monkeypatch):
+    gray = np.zeros((side, side), np.float32)
+    gray[::2, ::2] = 0.5  # (side/2)^2 one-pixel specks, the most 8-connected pieces an image can hold
+    gray[470:500, 300:500] = 1.0  # and one stroke
+    labelled, label = [], cv2.connectedComponentsWithStats
+    monkeypatch.setattr(cv2, "connectedComponentsWithStats", lambda *a, **k: labelled.append(label(*a, **k)) or
+                        labelled[-1])
+    ink, mask = images.ink_map(gray)
+    assert labelled[0][0] > (side // 2) ** 2 - 2000  # each speck was labelled, a piece of its own
+    assert mask[470:500, 300:500].all() and not mask[:460].any() and not mask[:, :290].any()
+    assert ink[:460].max() == 0 and ink[485, 400] > 0.9

@@ -97,7 +97,7 @@ function showHint() {
 
 function blank() {
   $("prediction").textContent = "–"; $("verdict").textContent = "";
-  for (const id of ["bars", "conv1", "conv2"]) $(id).replaceChildren();
+  for (const id of ["bars", "maps"]) $(id).replaceChildren();
   for (const id of ["input", "gradcam"]) $(id).getContext("2d").clearRect(0, 0, 28, 28);
 }
 
@@ -142,10 +142,10 @@ function show(a) {
     cell.append(bar);
     bars.append(text("span", name), cell, text("span", `${(100 * p).toFixed(1)} %`, "p"));
   });
-  paint($("input"), a.input, grey);
-  paint($("gradcam"), a.input, (v, y, x) => heat(v, a.gradcam[y][x]));
-  mapGrid($("conv1"), a.conv1);
-  mapGrid($("conv2"), a.conv2);
+  const input = a.input.flat(), cam = a.gradcam.flat();
+  paint($("input"), 28, 28, (i) => grey(input[i]));
+  paint($("gradcam"), 28, 28, (i) => heat(input[i], cam[i]));
+  $("maps").replaceChildren(...a.maps.map(mapGrid));
 }
 
 function text(tag, content, cls) {
@@ -155,11 +155,11 @@ function text(tag, content, cls) {
   return el;
 }
 
-function paint(canvas, rows, colour) {
-  const h = rows.length, w = rows[0].length;
+// Fill a w x h canvas; colour(i) gives [r, g, b] of pixel i, counted row by row.
+function paint(canvas, w, h, colour) {
   canvas.width = w; canvas.height = h;
   const c = canvas.getContext("2d"), img = c.createImageData(w, h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) img.data.set([...colour(rows[y][x], y, x), 255], 4 * (y * w + x));
+  for (let i = 0; i < w * h; i++) img.data.set([...colour(i), 255], 4 * i);
   c.putImageData(img, 0, 0);
 }
 
@@ -170,18 +170,32 @@ function heat(v, m) {
   return [Math.round(g + 255 * m * 0.9), Math.round(g + 200 * m * m), Math.round(g)];
 }
 
-// One canvas per filter; each map on its own symmetric scale: white 0, red positive, blue negative.
-function mapGrid(container, maps) {
-  container.replaceChildren();
-  for (const map of maps) {
-    const scale = Math.max(1e-6, ...map.map((row) => Math.max(...row.map(Math.abs))));
+// A map as the API sends it: base64 of little-endian float32 values, shape [channels, height, width].
+// (Float32Array reads the machine's byte order, little-endian on every platform browsers run on.)
+function floats(base64) {
+  const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
+// A heading from the map's title, then one canvas per channel, each on its own symmetric scale:
+// white 0, red positive, blue negative.
+function mapGrid(map) {
+  const [channels, h, w] = map.shape, values = floats(map.data), grid = text("div", "", "grid");
+  grid.dataset.map = map.name;
+  if (channels > 24) grid.classList.add("small");  // a transformer's 48 channels: smaller squares
+  for (let k = 0; k < channels; k++) {
+    const channel = values.subarray(k * h * w, (k + 1) * h * w);
+    const scale = Math.max(1e-6, ...channel.map(Math.abs));
     const canvas = document.createElement("canvas");
-    paint(canvas, map, (v) => {
-      const t = Math.min(1, Math.abs(v) / scale), o = Math.round(255 * (1 - t));
+    paint(canvas, w, h, (i) => {
+      const v = channel[i], t = Math.min(1, Math.abs(v) / scale), o = Math.round(255 * (1 - t));
       return v >= 0 ? [255, o, o] : [o, o, 255];
     });
-    container.append(canvas);
+    grid.append(canvas);
   }
+  const section = document.createElement("div");
+  section.append(text("h2", map.title), grid);
+  return section;
 }
 
 // ---- start: list the models
