@@ -37,9 +37,8 @@ RECIPES = {r.name: r for r in [
            label_smoothing=0.1),
     # The current course's transformer task: its template's exact training (run for 15 epochs).
     Recipe("transformer-template", optimizer="adamw", lr=1e-3, weight_decay=1e-4),
-    # The transformer fast on a CPU: measured by benchmarks/bench_transformer.py.
-    Recipe("transformer-fast", optimizer="adamw", lr=2e-3, weight_decay=0.05, batch_size=128, schedule="onecycle",
-           augment=True),
+    # The transformer fast on a CPU: MNIST 99.36 % in 15 epochs of its fast setting (see the README).
+    Recipe("transformer-fast", optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="onecycle", augment=True),
     # Task 3: the report's SGD on the new last layer, batch 5 (the course's), light augmentation.
     Recipe("transfer", batch_size=5, augment=True),
 ]}

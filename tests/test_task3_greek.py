@@ -148,7 +148,7 @@ def test_transfer_from_a_transformer_checkpoint(tmp_path):
     test = make_folder(tmp_path / "test", ["alpha", "beta"], 2, seed=50)
     out, save = tmp_path / "out", tmp_path / "greek.pth"
     task3_greek.main(["--model", str(base), "--train-dir", str(train), "--test-dir", str(test), "--epochs", "2",
-                      "--out-dir", str(out), "--save", str(save)])
+                      "--letters", "alpha", "beta", "--out-dir", str(out), "--save", str(save)])
     model, ckpt = load_checkpoint(save)
     assert ckpt["arch"] == "transformer" and ckpt["class_names"] == ["alpha", "beta"] and model.fc2.out_features == 2
     original, _ = load_checkpoint(base)
