@@ -186,6 +186,8 @@ def main(argv=None):
     models, default = demo_models.find_models(args.models_dir, args.model)  # files that do not load: warned
     server = make_server(models, default, args.host, args.port)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # A background job of a non-interactive shell starts with Ctrl-C ignored, and Python then keeps it so.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     host, port = server.server_address[:2]
     print(f"models: {', '.join(f'{e.id} ({e.kind})' for e in models.values())}")
     print(f"serving http://{host}:{port}/  (Ctrl-C stops)", flush=True)
