@@ -1,7 +1,7 @@
 """Grad-CAM (Selvaraju et al. 2017): where in the input the network found evidence for a class.
 
 Taken over the last map `forward_maps` returns: Net's conv2, NetTransformer's encoder output
-tokens laid out on their 13x13 grid.  Used by Task 2 (`extra_gradcam.png`) and the live demo.
+tokens laid out on their grid of patches.  Used by Task 2 (`extra_gradcam.png`) and the live demo.
 Nothing here changes the model: the maps come from `forward_maps` (no hooks), and the gradient
 is taken with `torch.autograd.grad` with respect to that request's own map (no `.grad`
 accumulates on the shared parameters), so threads may run it on one model at once.
