@@ -122,9 +122,10 @@ class NetTransformer(nn.Module):
         patches = x.unfold(2, self.patch, self.stride).unfold(3, self.patch, self.stride)  # (B, 1, side, side, p, p)
         return self.patch_embed(patches.reshape(len(x), self.side ** 2, self.patch ** 2))  # (B, side*side, d_model)
 
-    def tokens(self, x):
-        """(B, 1, 28, 28) -> (B, tokens, d_model): embedded patches (CLS first with pool='cls') plus positions."""
-        t = self.embed_patches(x)
+    def tokens(self, x, embedded=None):
+        """(B, 1, 28, 28) -> (B, tokens, d_model): embedded patches (CLS first with pool='cls') plus positions.
+        `embedded`: `embed_patches(x)` if the caller has it already."""
+        t = self.embed_patches(x) if embedded is None else embedded
         if self.cls_token is not None:
             t = torch.cat([self.cls_token.expand(len(t), -1, -1), t], dim=1)
         return self.pos_dropout(t + self.pos_embed)
@@ -143,8 +144,9 @@ class NetTransformer(nn.Module):
         convolution outputs: the embedded patches, and the last patch tokens the answer is computed from
         (the encoder's output; with a CLS token, which alone reaches the head, the last layer's input).
         The answer is computed from the 'encoder' map itself, so Grad-CAM can take gradients there."""
-        patches = self._as_map(self.embed_patches(x))
-        t = self.tokens(x)
+        embedded = self.embed_patches(x)
+        patches = self._as_map(embedded)
+        t = self.tokens(x, embedded)
         *first, last = self.encoder.layers
         for layer in first:
             t = layer(t)

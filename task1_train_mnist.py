@@ -147,13 +147,13 @@ def progress_line(n_test):
     return progress
 
 
-def train(args, device, test, out):
-    """Parts B-D: build the network, train it with train and test evaluation every epoch (Fig 5), save it."""
+def train(args, model, generator, device, test, out):
+    """Parts B-D: train `model` (built from the flags, seeded), with train and test evaluation every epoch
+    (Fig 5), and save it; `generator` shuffles and augments the batches."""
     recipe = recipes.RECIPES[args.recipe]
     if args.batch_size:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
-    generator = training.set_seed(args.seed)
-    model = training.prepare(build_model(args), device)
+    model = training.prepare(model, device)
     print(f"{type(model).__name__}: {parameter_count(model):,} parameters")
     show_network(model, out, args.show)
     _, x_train, y_train = load_mnist(args, True, device)
@@ -250,13 +250,14 @@ def main(argv=None):
     if args.no_train:
         load_checkpoint(model_file, num_classes=10)  # fail now, before any work, if it is not usable
     else:
-        build_model(args)  # settings that cannot build a network fail now, in one line
+        generator = training.set_seed(args.seed)  # the initial weights, the batches, dropout: all from the seed
+        untrained = build_model(args)  # settings that cannot build a network fail now, in one line
     test_u8, x_test, y_test = load_mnist(args, False, device)  # A. the data and the first six test digits
     plots.image_grid(test_u8[:6], [f"Ground truth: {int(t)}" for t in y_test[:6]], out / "fig01_first_digits.png",
                      rows=2, cols=3, suptitle="Fig 1: the first six MNIST test digits", show=args.show)
     metrics = {"task": "task1", "seed": args.seed, "device": str(device), "model": str(model_file)}
     if not args.no_train:
-        metrics["history"] = train(args, device, (x_test, y_test), out)
+        metrics["history"] = train(args, untrained, generator, device, (x_test, y_test), out)
         metrics.update(recipe=metrics["history"]["recipe"], epochs=args.epochs,
                        train_seconds=sum(r["train_seconds"] for r in metrics["history"]["epochs"]))
     model, ckpt = load_checkpoint(model_file, num_classes=10)  # E-F. reload into a fresh network in eval mode
