@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data"
 OUT_DIR = ROOT / "outputs"
 MODEL_NAME = "model.pth"
+TRAIN_STATE_NAME = "train_state.pt"  # an unfinished training run, beside the model it will make (train_state.py)
 
 
 def out_dir(step):

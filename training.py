@@ -6,11 +6,12 @@ same batch size does, without converting every image through PIL.  The network
 runs in channels-last memory format, which the CPU's convolution and pooling
 kernels handle about twice as fast as the default layout for this small net.
 """
+import contextlib
 import math
 import os
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -92,33 +93,57 @@ def augment_batch(x, generator, background):
     return F.grid_sample(x - background, grid, align_corners=False) + background
 
 
-def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_every=10, seen=0):
-    """One pass over (x, y) in shuffled batches. Returns (mean loss, [(examples seen, batch loss), ...])."""
+@dataclass
+class EpochProgress:
+    """How far an epoch has got: its batch order, the batches done and their losses, its training time so far."""
+    order: torch.Tensor  # the epoch's shuffled example indices, cut into batches in that order
+    step: int = 0  # batches done
+    loss_sum: float = 0.0  # of batch loss x batch size over the batches done
+    count: int = 0  # examples done
+    log: list = field(default_factory=list)  # [(examples seen in all epochs, batch loss), ...]
+    seconds: float = 0.0
+
+    @classmethod
+    def shuffled(cls, n, batch_size, generator):
+        return cls(order=torch.cat(batch_indices(n, batch_size, shuffle=True, generator=generator)))
+
+
+def train_step(model, optimizer, xb, yb, recipe, scheduler=None):
+    """One optimiser step on the batch (xb, yb); returns its loss."""
+    optimizer.zero_grad(set_to_none=True)
+    out = model(xb.contiguous(memory_format=CHANNELS_LAST))  # log-probabilities (B, classes)
+    if recipe.label_smoothing:
+        loss = F.cross_entropy(out, yb, label_smoothing=recipe.label_smoothing)
+    else:
+        loss = F.nll_loss(out, yb)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.item()
+
+
+def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_every=10, seen=0, progress=None,
+                after_step=None):
+    """One pass over (x, y) in shuffled batches. Returns (mean loss, [(examples seen, batch loss), ...]).
+
+    progress: an EpochProgress to carry on from (a resumed run) instead of a new shuffle; it is kept up to
+    date, and `after_step(progress)` is called after each batch (to save the run, or stop it).
+    """
     model.train()
     background = x.min().item()  # a normalised blank pixel
-    total, count, log = 0.0, 0, []
-    for step, idx in enumerate(batch_indices(len(x), recipe.batch_size, shuffle=True, generator=generator)):
-        xb, yb = x[idx], y[idx]
-        if recipe.augment:
-            xb = augment_batch(xb, generator, background)
-        xb = xb.contiguous(memory_format=CHANNELS_LAST)
-        optimizer.zero_grad(set_to_none=True)
-        out = model(xb)  # log-probabilities (B, classes)
-        if recipe.label_smoothing:
-            loss = F.cross_entropy(out, yb, label_smoothing=recipe.label_smoothing)
-        else:
-            loss = F.nll_loss(out, yb)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        seen += len(idx)
-        value = loss.item()
-        total += value * len(idx)
-        count += len(idx)
-        if step % log_every == 0:
-            log.append((seen, value))
-    return total / count, log
+    p = progress or EpochProgress.shuffled(len(x), recipe.batch_size, generator)
+    t0, seconds_before = time.perf_counter(), p.seconds
+    for idx in p.order.split(recipe.batch_size)[p.step:]:
+        xb = augment_batch(x[idx], generator, background) if recipe.augment else x[idx]
+        loss = train_step(model, optimizer, xb, y[idx], recipe, scheduler)
+        if p.step % log_every == 0:
+            p.log.append((seen + p.count + len(idx), loss))
+        p.step, p.loss_sum, p.count = p.step + 1, p.loss_sum + loss * len(idx), p.count + len(idx)
+        p.seconds = seconds_before + time.perf_counter() - t0
+        if after_step is not None:
+            after_step(p)
+    return p.loss_sum / p.count, p.log
 
 
 @torch.inference_mode()
@@ -136,7 +161,27 @@ def evaluate(model, x, y, batch_size=256):
     return {"loss": F.nll_loss(out, y).item(), "accuracy": correct / len(y), "correct": correct, "n": len(y)}
 
 
-def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_train=True, on_epoch=None):
+@dataclass
+class Run:
+    """What training changes as it goes, all of which a resumable run saves."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object  # the recipe's per-step scheduler, or None
+    generator: torch.Generator  # shuffles and augments the batches
+    history: dict
+
+
+@dataclass
+class Position:
+    """Where a run stands: the epoch in hand (1, 2, ...; epochs + 1 when done), how far into it (None: not
+    begun), and the wall time of the sittings before this one."""
+    epoch: int = 1
+    progress: EpochProgress = None
+    elapsed: float = 0.0
+
+
+def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_train=True, on_epoch=None,
+        saver=None):
     """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the epochs listed.
 
     eval_epochs: the epochs after which to evaluate (0 = before training); default every one,
@@ -148,12 +193,18 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
         train_eval_loss and train_accuracy (with eval_train), train_seconds (training time of that
         epoch alone), elapsed_seconds (wall time since fit began, evaluations included).
     `on_epoch(record)` is called as each record is made (progress lines, checkpoints).
+    saver: a train_state.Resumable, which carries on the run it holds, saves this one as it goes and stops it
+    cleanly on Ctrl-C; the history then also says in how many `sittings` it was trained.
     """
     x, y = train
     eval_epochs = set(range(epochs + 1) if eval_epochs is None else eval_epochs)
     optimizer, scheduler = make_optimizer(model, recipe, math.ceil(len(x) / recipe.batch_size), epochs)
-    history = {"recipe": asdict(recipe), "train_log": [], "epochs": []}
+    run = Run(model, optimizer, scheduler, generator, {"recipe": asdict(recipe), "train_log": [], "epochs": []})
+    start = saver.resume(run) if saver is not None else Position()
     t0 = time.perf_counter()
+
+    def elapsed():
+        return start.elapsed + time.perf_counter() - t0
 
     def record(epoch, seen, train_loss, train_seconds):
         r = {"epoch": epoch, "seen": seen, "train_loss": train_loss}
@@ -162,19 +213,24 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
         if eval_train:
             tr = evaluate(model, x, y)
             r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
-        r.update(train_seconds=train_seconds, elapsed_seconds=time.perf_counter() - t0)
-        history["epochs"].append(r)
+        r.update(train_seconds=train_seconds, elapsed_seconds=elapsed())
+        run.history["epochs"].append(r)
         if on_epoch is not None:
             on_epoch(r)
 
-    if 0 in eval_epochs:
+    if 0 in eval_epochs and start.epoch == 1 and start.progress is None:  # a fresh run, not a resumed one
         record(0, 0, None, 0.0)
-    for epoch in range(1, epochs + 1):
-        t_epoch = time.perf_counter()
-        set_epoch_lr(optimizer, recipe, epoch)
-        loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=len(x) * (epoch - 1))
-        history["train_log"].extend(log)
-        if epoch in eval_epochs:
-            record(epoch, len(x) * epoch, loss, time.perf_counter() - t_epoch)
-    return history
-
+    with saver.stopping_cleanly() if saver is not None else contextlib.nullcontext():
+        for epoch in range(start.epoch, epochs + 1):
+            set_epoch_lr(optimizer, recipe, epoch)
+            progress = start.progress if epoch == start.epoch and start.progress else \
+                EpochProgress.shuffled(len(x), recipe.batch_size, generator)
+            after_step = (lambda p, e=epoch: saver.after_step(run, Position(e, p, elapsed()))) if saver else None
+            loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=len(x) * (epoch - 1),
+                                    progress=progress, after_step=after_step)
+            run.history["train_log"].extend(log)
+            if epoch in eval_epochs:
+                record(epoch, len(x) * epoch, loss, progress.seconds)
+            if saver is not None:
+                saver.after_epoch(run, Position(epoch + 1, None, elapsed()))
+    return run.history

@@ -1,0 +1,106 @@
+"""train_state: a run stopped by Ctrl-C, mid-epoch or between epochs, carries on to exactly the uninterrupted result."""
+import os
+import signal
+
+import pytest
+import torch
+
+import recipes
+import train_state
+import training
+from models import Net
+
+SETTINGS = {"recipe": "adamw-onecycle", "epochs": 3, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(300, 1, 28, 28, generator=g), torch.arange(300) % 10
+
+
+class StopAt(train_state.Resumable):
+    """Sends itself a real SIGINT after batch `step` of epoch `epoch` (step 0: at the end of epoch - 1)."""
+
+    def __init__(self, path, epoch, step, settings=SETTINGS):
+        super().__init__(path, settings)
+        self.at = (epoch, step)
+
+    def after_step(self, run, position):
+        if (position.epoch, position.progress.step) == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        super().after_step(run, position)
+
+    def after_epoch(self, run, position):
+        if (position.epoch, 0) == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        super().after_epoch(run, position)
+
+
+def _fit(data, saver=None, recipe="adamw-onecycle"):
+    """Net trained for 3 epochs with augmentation, one-cycle and dropout: every random generator in play."""
+    generator = training.set_seed(3)
+    model = training.prepare(Net(), torch.device("cpu"))
+    history = training.fit(model, data, (data[0][:100], data[1][:100]), recipes.RECIPES[recipe], 3, generator,
+                           saver=saver)
+    return model, history
+
+
+def _untimed(history):
+    drop = {"train_seconds", "elapsed_seconds"}
+    return [{k: v for k, v in r.items() if k not in drop} for r in history["epochs"]], history["train_log"]
+
+
+@pytest.mark.parametrize("epoch, step", [(2, 3), (3, 0), (1, 1)])
+def test_a_stopped_run_carries_on_to_the_uninterrupted_result(data, tmp_path, epoch, step):
+    path = tmp_path / "train_state.pt"
+    expected_model, expected = _fit(data)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, StopAt(path, epoch, step))
+    assert path.exists() and signal.getsignal(signal.SIGINT) is handler  # saved, and Ctrl-C handed back
+    model, history = _fit(data, train_state.Resumable(path, SETTINGS))
+    for name, value in expected_model.state_dict().items():
+        assert torch.equal(value, model.state_dict()[name]), name
+    assert _untimed(history) == _untimed(expected) and history["sittings"] == 2
+    assert [r["epoch"] for r in history["epochs"]] == [0, 1, 2, 3]
+    elapsed = [r["elapsed_seconds"] for r in history["epochs"]]
+    assert elapsed == sorted(elapsed) and all(r["train_seconds"] > 0 for r in history["epochs"][1:])
+
+
+def test_a_resumed_run_with_another_dropout_generator_ends_elsewhere(data, tmp_path):
+    """The negative control: the comparison above sees even the state of the generator that draws dropout."""
+    path = tmp_path / "train_state.pt"
+    expected_model, _ = _fit(data)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, StopAt(path, 2, 3))
+    state = torch.load(path, weights_only=True)
+    state["torch_rng"] = torch.Generator().manual_seed(99).get_state()
+    torch.save(state, path)
+    model, _ = _fit(data, train_state.Resumable(path, SETTINGS))
+    assert not torch.equal(model.state_dict()["fc2.weight"], expected_model.state_dict()["fc2.weight"])
+
+
+def test_other_settings_or_a_damaged_file_start_afresh_and_say_so(data, tmp_path, capsys):
+    path = tmp_path / "train_state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, StopAt(path, 2, 3))
+    _, history = _fit(data, train_state.Resumable(path, {**SETTINGS, "seed": 4}))
+    assert "other settings (seed)" in capsys.readouterr().out and "sittings" not in history
+    path.write_bytes(b"not a checkpoint")
+    _, history = _fit(data, train_state.Resumable(path, SETTINGS))
+    assert "could not be read" in capsys.readouterr().out and [r["epoch"] for r in history["epochs"]] == [0, 1, 2, 3]
+
+
+def test_saves_on_its_timer_and_after_each_epoch(data, tmp_path):
+    path = tmp_path / "train_state.pt"
+    saver = train_state.Resumable(path, SETTINGS, every_s=3600)
+    saves = []
+    saver.save = lambda run, position: saves.append((position.epoch, position.progress and position.progress.step))
+    _fit(data, saver)
+    assert saves == [(2, None), (3, None), (4, None)]  # the timer never came due; one save per epoch end
+    saver = train_state.Resumable(path, SETTINGS, every_s=0.0)
+    saves = []
+    saver.save = lambda run, position: saves.append(position.epoch)
+    _fit(data, saver)
+    assert len(saves) == 3 * 5 + 3  # 5 batches of 64 in each of 3 epochs, and each epoch's end

@@ -1,0 +1,154 @@
+"""Resumable training: a run saves where it stands as it goes, and a run interrupted carries on from there.
+
+`training.fit(..., saver=Resumable(path, settings))`:
+- saves the run every `every_s` seconds, after each epoch, and on Ctrl-C or SIGTERM, which let the batch
+  in hand finish first so that the saved weights are never half-updated;
+- carries on from `path` when it holds a run of the same `settings` (whatever decides what is computed:
+  the network, the recipe, the epochs, the seed, the data), and starts afresh, saying so, otherwise.
+The file holds the weights, the optimiser and its schedule, both random generators (the batches' and
+torch's, which draws dropout), the epoch's batch order and the history so far: a resumed run computes what
+an uninterrupted one would, bit for bit on a CPU.  It is written atomically, like every file a run makes.
+"""
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+import files
+from training import EpochProgress, Position
+
+FORMAT_VERSION = 1
+SAVE_EVERY_S = 60.0  # at most this much training is lost to a crash or a kill -9
+
+
+class Resumable:
+    """A run's state file: `resume` it at the start of training, save it as training goes."""
+
+    def __init__(self, path, settings, every_s=SAVE_EVERY_S):
+        self.path, self.every_s = Path(path), every_s
+        self.settings = json.loads(json.dumps(settings))  # as it will read back: tuples become lists
+        self.stop_requested = False
+        self._saved_at = time.monotonic()
+
+    def resume(self, run):
+        """Load the saved run into `run` (a training.Run) and return its Position; a fresh Position if there is
+        no saved run of these settings."""
+        state = self._read()
+        if state is None:
+            return Position()
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scheduler is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
+        run.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        run.history.clear()
+        run.history.update(state["history"], sittings=state["history"].get("sittings", 1) + 1)
+        position = _position(state["position"], state["order"])
+        print(f"resuming the run saved in {self.path}: {_where(position)} (delete the file to start afresh)",
+              flush=True)
+        return position
+
+    def after_step(self, run, position):
+        """Save if it is time to, or if a stop was asked for; then stop, if it was."""
+        if self.stop_requested or time.monotonic() - self._saved_at >= self.every_s:
+            self.save(run, position)
+        self._stop_if_requested(position)
+
+    def after_epoch(self, run, position):
+        self.save(run, position)
+        self._stop_if_requested(position)
+
+    def save(self, run, position):
+        p = position.progress
+        state = {
+            "format": FORMAT_VERSION, "settings": self.settings,
+            "position": {"epoch": position.epoch, "elapsed": position.elapsed, **_progress_numbers(p)},
+            "order": None if p is None else p.order.cpu(),
+            "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
+            "generator": run.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
+            "history": run.history,
+        }
+        with files.atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+        self._saved_at = time.monotonic()
+
+    def remove(self):
+        """The run is finished and its model saved: the state file has done its job."""
+        self.path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def stopping_cleanly(self):
+        """While training, the first Ctrl-C (or SIGTERM) asks for a stop after the batch in hand, with the run
+        saved; a second Ctrl-C stops at once.  Signals ignored before (a background job's Ctrl-C) stay so."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread may handle signals; a worker thread's run saves on its timer alone
+            return
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, self._request_stop)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _request_stop(self, signum, frame):
+        if self.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        print("\nstopping: the run is saved after the batch in hand (Ctrl-C again stops at once, unsaved)",
+              file=sys.stderr, flush=True)
+
+    def _stop_if_requested(self, position):
+        if self.stop_requested:
+            print(f"saved the run in {self.path} at {_where(position)}: run the same command again to carry on",
+                  file=sys.stderr, flush=True)
+            raise KeyboardInterrupt
+
+    def _read(self):
+        """The saved state, if the file holds a run of these settings; None (and a line saying why) otherwise."""
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+            saved = state["settings"] if state.get("format") == FORMAT_VERSION else None
+        except Exception as e:  # a damaged or foreign file is no reason to refuse to train
+            print(f"note: {self.path} could not be read ({type(e).__name__}); starting afresh replaces it")
+            return None
+        if saved != self.settings:
+            differ = sorted(k for k in set(saved or {}) | set(self.settings) if (saved or {}).get(k) != self.settings.get(k))
+            print(f"note: {self.path} holds a run of other settings ({', '.join(differ) or 'another format'}); "
+                  "starting afresh replaces it")
+            return None
+        return state
+
+
+def _progress_numbers(p):
+    if p is None:
+        return {"step": None}
+    return {"step": p.step, "loss_sum": p.loss_sum, "count": p.count, "log": p.log, "seconds": p.seconds}
+
+
+def _position(numbers, order):
+    n = dict(numbers)
+    epoch, elapsed, step = n.pop("epoch"), n.pop("elapsed"), n.pop("step")
+    progress = None if step is None else EpochProgress(order=order, step=step, **n)
+    return Position(epoch, progress, elapsed)
+
+
+def _where(position):
+    if position.progress is None:
+        return f"the start of epoch {position.epoch}"
+    return f"epoch {position.epoch}, batch {position.progress.step}"
