@@ -15,6 +15,7 @@ Expect test accuracy ~98.2 % (report: 97.99 %; the better recipe: ~99.3 %) in ab
 2-core laptop CPU; the transformer ~99.3 % in about 9 minutes (the template: hours on a CPU).
 """
 import dataclasses
+import math
 import time
 from pathlib import Path
 
@@ -48,6 +49,7 @@ DEFAULTS = {
                  "patch": 4, "stride": 2, "d_model": 48, "heads": 8, "layers": 4, "ff": 128, "pool": "mean"},
 }
 TRANSFORMER_SHAPE = ["patch", "stride", "d_model", "heads", "layers", "ff", "pool"]
+BATCH_LINE_EVERY_S = 120  # a line on the epoch in hand this often: only epochs of minutes (the template's) get any
 MAP_POINTS = 2000  # t-SNE of 2000 points: ~10 CPU-seconds (measured); of all 10000 ~6 times that (N log N)
 
 
@@ -151,6 +153,20 @@ def progress_line(n_test):
     return progress
 
 
+def batch_line(n_batches, every_s=BATCH_LINE_EVERY_S):
+    """A function printing, at most every `every_s` seconds, how far the epoch in hand has got."""
+    last_line = time.monotonic()
+
+    def report(epoch, p):
+        nonlocal last_line
+        if time.monotonic() - last_line >= every_s and p.step < n_batches:
+            last_line = time.monotonic()
+            left = p.seconds / p.step * (n_batches - p.step)  # p.step > 0: a batch has just been done
+            print(f"  epoch {epoch}: batch {p.step}/{n_batches}, mean loss {p.loss_sum / p.count:.4f}, "
+                  f"about {left / 60:.0f} min to the end of the epoch", flush=True)
+    return report
+
+
 def train(args, model, generator, device, test, out):
     """Parts B-D: train `model` (built from the flags, seeded), with train and test evaluation every epoch
     (Fig 5), and save it; `generator` shuffles and augments the batches."""
@@ -166,7 +182,8 @@ def train(args, model, generator, device, test, out):
                 "epochs": args.epochs, "seed": args.seed, "train_images": len(y_train), "test_images": len(test[1])}
     saver = train_state.Resumable(out / TRAIN_STATE_NAME, settings)
     history = training.fit(model, (x_train, y_train), test, recipe, args.epochs, generator,
-                           on_epoch=progress_line(len(test[1])), saver=saver)
+                           on_epoch=progress_line(len(test[1])),
+                           on_step=batch_line(math.ceil(len(y_train) / recipe.batch_size)), saver=saver)
     plots.loss_curves(history, out / "fig05_loss_curves.png",
                       title=f"Fig 5: MNIST, {type(model).__name__}, recipe '{recipe.name}'", show=args.show)
     save_checkpoint(model, args.save, class_names=CLASS_NAMES, recipe=recipe.name, epochs=args.epochs,

@@ -181,7 +181,7 @@ class Position:
 
 
 def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_train=True, on_epoch=None,
-        saver=None):
+        on_step=None, saver=None):
     """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the epochs listed.
 
     eval_epochs: the epochs after which to evaluate (0 = before training); default every one,
@@ -192,7 +192,8 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
         train mode, as the optimiser saw it; None for epoch 0), test_loss, test_accuracy, test_correct,
         train_eval_loss and train_accuracy (with eval_train), train_seconds (training time of that
         epoch alone), elapsed_seconds (wall time since fit began, evaluations included).
-    `on_epoch(record)` is called as each record is made (progress lines, checkpoints).
+    `on_epoch(record)` is called as each record is made (progress lines, checkpoints), and
+    `on_step(epoch, EpochProgress)` after each batch (progress within long epochs).
     saver: a train_state.Resumable, which carries on the run it holds, saves this one as it goes and stops it
     cleanly on Ctrl-C; the history then also says in how many `sittings` it was trained.
     """
@@ -225,7 +226,13 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
             set_epoch_lr(optimizer, recipe, epoch)
             progress = start.progress if epoch == start.epoch and start.progress else \
                 EpochProgress.shuffled(len(x), recipe.batch_size, generator)
-            after_step = (lambda p, e=epoch: saver.after_step(run, Position(e, p, elapsed()))) if saver else None
+
+            def after_step(p, epoch=epoch):
+                if on_step is not None:
+                    on_step(epoch, p)
+                if saver is not None:
+                    saver.after_step(run, Position(epoch, p, elapsed()))
+
             loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=len(x) * (epoch - 1),
                                     progress=progress, after_step=after_step)
             run.history["train_log"].extend(log)

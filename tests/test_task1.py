@@ -52,6 +52,30 @@ def test_smoke_tiny_data(tmp_path, capsys):
     assert json.loads((tmp_path / "o2" / "metrics.json").read_text())["handwritten"][0]["file"] == "5.png"
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_stopped_run_carries_on_with_the_same_command(tmp_path):
+    """SIGTERM (as Ctrl-C) in epoch 2 saves the run and exits 130; the same command finishes it, with the numbers
+    of a run never stopped."""
+    args = [sys.executable, "task1_train_mnist.py", "--epochs", 3, "--train-limit", 2000, "--test-limit", 200,
+            "--map-points", 0]
+    run = subprocess.Popen([*map(str, args), "--out-dir", tmp_path / "a"], cwd=paths.ROOT, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while not run.stdout.readline().startswith("epoch 1:"):
+        assert run.poll() is None, run.stderr.read()
+    run.terminate()
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130 and "run the same command again to carry on" in stderr, stderr
+    assert (tmp_path / "a" / "train_state.pt").exists() and not (tmp_path / "a" / "model.pth").exists()
+    resumed = _run(*args[2:], "--out-dir", tmp_path / "a")
+    assert resumed.returncode == 0 and "resuming the run saved in" in resumed.stdout, resumed.stderr
+    assert not (tmp_path / "a" / "train_state.pt").exists()  # done with: the model is saved
+    assert _run(*args[2:], "--out-dir", tmp_path / "b").returncode == 0
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab")
+    assert (a["sittings"], b["sittings"]) == (2, 1)
+    assert a["history"]["train_log"] == b["history"]["train_log"] and a["test_loss"] == b["test_loss"]
+
+
 TINY_TRANSFORMER = ["--arch", "transformer", "--patch", "7", "--stride", "7", "--d-model", "16", "--heads", "2",
                     "--layers", "1", "--ff", "32"]
 
