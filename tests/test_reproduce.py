@@ -72,3 +72,18 @@ def test_report_renders_task4_plan_predictions_and_verdicts(tmp_path):
     assert "| gabor | 98.10 ± 0.10 % (2 seeds) | 98.00, 98.20 |" in report
     assert "+0.60 points against a seed-to-seed sd of up to 0.20: larger than the seed-to-seed spread" in report
     assert "98.10 ± 0.10 % (2 seeds) vs 97.50 ± 0.20 % (2 seeds)" in report  # the table of numbers too
+
+
+def test_transformer_table_shows_a_template_run_with_its_sittings(tmp_path):
+    """The template's row appears once its folder holds a run; one trained in sittings gives its time in all."""
+    import files
+    assert "adds them to this table" in "\n".join(reproduce.transformer_section(tmp_path))
+    run = {"test_accuracy": 0.9871, "epochs": 15, "train_seconds": 30500.2, "wall_time_s": 2400.0,
+           "parameters": 104842, "sittings": 3, "history": {"epochs": [{"elapsed_seconds": 34800.4}]}}
+    files.write_json(run, tmp_path / "task1_template" / "metrics.json")
+    files.write_json({**run, "sittings": 1, "wall_time_s": 500.4}, tmp_path / "task1_transformer" / "metrics.json")
+    table = "\n".join(reproduce.transformer_section(tmp_path))
+    assert "| NetTransformer, the course template's defaults | 98.71 % | 15 | 30500 s | 34800 s of training and " \
+           "evaluation, 3 sittings | 104,842 |" in table
+    assert "| NetTransformer, fast setting | 98.71 % | 15 | 30500 s | 500 s |" in table
+    assert "adds them to this table" not in table
