@@ -28,7 +28,6 @@ def model_file(step):
 
 MNIST_MODEL = model_file("task1")  # Task 1's network, read by Tasks 2 and 3
 GREEK_MODEL = model_file("task3")  # Task 3's alpha/beta/gamma network, read by `task3_greek.py --classify`
-TRANSFORMER_MODEL = model_file("task1_transformer")  # Task 1 with --arch transformer
 
 # Real people's handwriting, a yardstick kept outside the repository (never trained on, never committed):
 # $REAL_HANDWRITING, else ../shared/real_handwriting beside the repository.

@@ -6,11 +6,11 @@
     python task1_train_mnist.py --arch transformer                      # the course's transformer, fast
     python task1_train_mnist.py --template                              # the transformer template, exactly
 
-Writes fig01-fig08, metrics.json and model.pth to --out-dir (default outputs/task1/, and
-outputs/task1_transformer/ for the transformer, outputs/task1_template/ for the template), and, beyond the report, extra_embedding_map.png:
-the fc1 features of the first --map-points test digits in 2-D; for the transformer also
-extra_attention.png, the attention rollout of ten test digits.  Training saves itself to train_state.pt
-in --out-dir as it goes: after Ctrl-C, the same command carries the run on where it stopped.
+Writes fig01-fig08, metrics.json and model.pth to --out-dir (default outputs/task1/; the transformer's
+outputs/task1_transformer/, the template's outputs/task1_template/), and, beyond the report,
+extra_embedding_map.png: the fc1 features of the first --map-points test digits in 2-D; for the
+transformer also extra_attention.png, the attention rollout of ten test digits.  Training saves itself
+to train_state.pt in --out-dir as it goes: after Ctrl-C, the same command carries the run on.
 Expect test accuracy ~98.2 % (report: 97.99 %; the better recipe: ~99.3 %) in about 30 s on a
 2-core laptop CPU; the transformer ~99.3 % in about 9 minutes (the template: hours on a CPU).
 """
@@ -33,7 +33,7 @@ import training
 import attention
 import train_state
 from models import Net, NetTransformer, architecture, layer_table, load_checkpoint, parameter_count, save_checkpoint
-from paths import DATA_DIR, MNIST_MODEL, MODEL_NAME, TRAIN_STATE_NAME, TRANSFORMER_MODEL, out_dir
+from paths import DATA_DIR, MODEL_NAME, TRAIN_STATE_NAME, model_file, out_dir
 
 DIGITS_DIR = DATA_DIR / "handwritten_digits"
 CLASS_NAMES = classify.DIGITS
@@ -81,7 +81,7 @@ def parse_args(argv=None):
                    help="skip training: reload --model and run parts E-G only (default: off)")
     p.add_argument("--model", type=Path, default=None,
                    help="the model --no-train reads (default: outputs/task1/model.pth; with --arch transformer "
-                        "outputs/task1_transformer/model.pth)")
+                        "outputs/task1_transformer/model.pth, with --template outputs/task1_template/model.pth)")
     p.add_argument("--digits-dir", type=cli.folder, default=DIGITS_DIR,
                    help="photos of handwritten digits for part G (default: data/handwritten_digits/)")
     p.add_argument("--map-points", type=cli.non_negative_int, default=MAP_POINTS,
@@ -114,11 +114,10 @@ def with_defaults(args):
     for name, value in table.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
-    transformer = args.arch == "transformer"
-    args.out_dir = args.out_dir or out_dir("task1_template" if args.template else
-                                           "task1_transformer" if transformer else "task1")
+    step = "task1_template" if args.template else "task1_transformer" if args.arch == "transformer" else "task1"
+    args.out_dir = args.out_dir or out_dir(step)
     args.save = args.save or args.out_dir / MODEL_NAME
-    args.model = args.model or (TRANSFORMER_MODEL if transformer else MNIST_MODEL)
+    args.model = args.model or model_file(step)  # what --no-train reads: the default run's model
     return args
 
 

@@ -224,7 +224,7 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
     with saver.stopping_cleanly() if saver is not None else contextlib.nullcontext():
         for epoch in range(start.epoch, epochs + 1):
             set_epoch_lr(optimizer, recipe, epoch)
-            progress = start.progress if epoch == start.epoch and start.progress else \
+            progress = start.progress if epoch == start.epoch and start.progress is not None else \
                 EpochProgress.shuffled(len(x), recipe.batch_size, generator)
 
             def after_step(p, epoch=epoch):

@@ -85,10 +85,11 @@ def test_each_architecture_has_its_defaults_and_files():
         task1.parse_args(["--template"])
     assert (cnn.arch, cnn.recipe, cnn.epochs, cnn.hidden, cnn.dropout) == ("cnn", "report", 5, 50, 0.5)
     assert cnn.out_dir == paths.OUT_DIR / "task1" and cnn.model == paths.MNIST_MODEL
-    assert fast.out_dir == paths.OUT_DIR / "task1_transformer" and fast.model == paths.TRANSFORMER_MODEL
+    assert fast.out_dir == paths.OUT_DIR / "task1_transformer" and fast.model == paths.model_file("task1_transformer")
     assert fast.save == fast.out_dir / "model.pth" and fast.recipe == "transformer-fast"
     assert (template.arch, template.recipe, template.epochs) == ("transformer", "transformer-template", 15)
     assert template.out_dir == paths.OUT_DIR / "task1_template"  # beside the fast transformer's, not over it
+    assert template.model == paths.model_file("task1_template")
     assert (template.patch, template.stride, template.d_model, template.heads, template.layers, template.ff) == \
         (4, 2, 48, 8, 4, 128)
     assert task1.parse_args(["--template", "--epochs", "2", "--patch", "5"]).patch == 5  # a flag given wins
