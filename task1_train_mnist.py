@@ -158,11 +158,14 @@ def batch_line(n_batches, every_s=BATCH_LINE_EVERY_S):
 
     def report(epoch, p):
         nonlocal last_line
-        if time.monotonic() - last_line >= every_s and p.step < n_batches:
+        if p.step == 1:  # an epoch's first line comes every_s into it, not straight after the evaluation before
+            last_line = time.monotonic()
+        elif time.monotonic() - last_line >= every_s and p.step < n_batches:
             last_line = time.monotonic()
             left = p.seconds / p.step * (n_batches - p.step)  # p.step > 0: a batch has just been done
+            when = f"about {left / 60:.0f} min" if left >= 90 else "a minute or so"
             print(f"  epoch {epoch}: batch {p.step}/{n_batches}, mean loss {p.loss_sum / p.count:.4f}, "
-                  f"about {left / 60:.0f} min to the end of the epoch", flush=True)
+                  f"{when} to the end of the epoch", flush=True)
     return report
 
 

@@ -164,3 +164,19 @@ def test_reproduces_report_accuracy(tmp_path, recipe, target):
     assert m["test_n"] == 10000 and m["test_accuracy"] >= target
     assert m["first_ten_correct"] == 10
     assert m["handwritten_accuracy"] == 1.0
+
+
+def test_batch_lines_come_on_their_timer_and_not_after_an_epochs_first_batch(capsys):
+    import torch
+    import training
+    p = training.EpochProgress(order=torch.arange(640), step=1, loss_sum=64.0, count=64, seconds=2.0)
+    report = task1.batch_line(10, every_s=0)
+    report(3, p)  # straight after the evaluation before the epoch: no line yet
+    assert capsys.readouterr().out == ""
+    p.step, p.count, p.seconds = 5, 320, 600.0
+    report(3, p)
+    assert capsys.readouterr().out == "  epoch 3: batch 5/10, mean loss 0.2000, about 10 min to the end of the epoch\n"
+    p.step = 10
+    report(3, p)  # the epoch's end has its own line
+    task1.batch_line(10, every_s=3600)(3, training.EpochProgress(order=p.order, step=5, count=320, seconds=9.0))
+    assert capsys.readouterr().out == ""
