@@ -112,8 +112,8 @@ def run(main):
         where = f"{e.filename}: " if e.filename else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("\ninterrupted: files already written are complete; rerun to finish", file=sys.stderr)
+    except KeyboardInterrupt as e:  # a message says what was kept (train_state.Resumable gives one)
+        print(f"\ninterrupted: {str(e) or 'files already written are complete; rerun to finish'}", file=sys.stderr)
         sys.exit(130)
     if "plots" in sys.modules:
         sys.modules["plots"].show_windows()

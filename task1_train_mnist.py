@@ -189,7 +189,7 @@ def train(args, model, generator, device, test, out):
     plots.loss_curves(history, out / "fig05_loss_curves.png",
                       title=f"Fig 5: MNIST, {type(model).__name__}, recipe '{recipe.name}'", show=args.show)
     save_checkpoint(model, args.save, class_names=CLASS_NAMES, recipe=recipe.name, epochs=args.epochs,
-                    train_seconds=sum(r["train_seconds"] for r in history["epochs"]))
+                    train_seconds=training.train_seconds(history))
     saver.remove()  # only now that the model is saved
     print(f"saved {args.save}")
     return history
@@ -287,7 +287,7 @@ def main(argv=None):
     if not args.no_train:
         metrics["history"] = train(args, untrained, generator, device, (x_test, y_test), out)
         metrics.update(recipe=metrics["history"]["recipe"], epochs=args.epochs,
-                       train_seconds=sum(r["train_seconds"] for r in metrics["history"]["epochs"]),
+                       train_seconds=training.train_seconds(metrics["history"]),
                        sittings=metrics["history"].get("sittings", 1))
     model, ckpt = load_checkpoint(model_file, num_classes=10)  # E-F. reload into a fresh network in eval mode
     model = training.prepare(model, device)

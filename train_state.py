@@ -112,10 +112,9 @@ class Resumable:
               file=sys.stderr, flush=True)
 
     def _stop_if_requested(self, position):
-        if self.stop_requested:
-            print(f"saved the run in {self.path} at {_where(position)}: run the same command again to carry on",
-                  file=sys.stderr, flush=True)
-            raise KeyboardInterrupt
+        if self.stop_requested:  # cli.run prints the message as the run's last line
+            raise KeyboardInterrupt(f"saved the run in {self.path} at {_where(position)}: "
+                                    "run the same command again to carry on")
 
     def _read(self):
         """The saved state, if the file holds a run of these settings; None (and a line saying why) otherwise."""

@@ -180,6 +180,11 @@ class Position:
     elapsed: float = 0.0
 
 
+def train_seconds(history):
+    """The training time of a `fit` history, summed over its epochs, evaluations left out."""
+    return sum(r["train_seconds"] for r in history["epochs"])
+
+
 def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_train=True, on_epoch=None,
         on_step=None, saver=None):
     """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the epochs listed.

@@ -65,7 +65,8 @@ def test_a_stopped_run_carries_on_with_the_same_command(tmp_path):
         assert run.poll() is None, run.stderr.read()
     run.terminate()
     _, stderr = run.communicate(timeout=120)
-    assert run.returncode == 130 and "run the same command again to carry on" in stderr, stderr
+    assert run.returncode == 130 and stderr.count("interrupted") == 1, stderr
+    assert stderr.rstrip().splitlines()[-1].endswith("run the same command again to carry on"), stderr
     assert (tmp_path / "a" / "train_state.pt").exists() and not (tmp_path / "a" / "model.pth").exists()
     resumed = _run(*args[2:], "--out-dir", tmp_path / "a")
     assert resumed.returncode == 0 and "resuming the run saved in" in resumed.stdout, resumed.stderr

@@ -52,6 +52,7 @@ def test_training_lowers_loss_and_history_has_one_schema(digits_like):
     # train_seconds: that epoch's training alone; elapsed_seconds: since fit began, evaluations included
     assert 0 < epochs[2]["train_seconds"] < epochs[2]["elapsed_seconds"] - epochs[1]["elapsed_seconds"]
     assert epochs[1]["elapsed_seconds"] < epochs[2]["elapsed_seconds"] < epochs[3]["elapsed_seconds"]
+    assert epochs[3]["train_seconds"] < training.train_seconds(history) < epochs[3]["elapsed_seconds"]
 
 
 def test_fit_evaluates_only_after_the_listed_epochs_with_the_same_numbers(digits_like):
