@@ -2,8 +2,9 @@
 
 Each file is written under a temporary name in its own folder and renamed into place,
 so an interrupted run leaves either the previous file or the new one, never half of
-one.  The temporary file is private (0600) while written; before the rename it gets
-the mode the file had, or, for a new file, what the user's umask gives (0644 usually).
+one; it is flushed to disk before the rename, so a power cut cannot either.  The
+temporary file is private (0600) while written; before the rename it gets the mode
+the file had, or, for a new file, what the user's umask gives (0644 usually).
 """
 import contextlib
 import json
@@ -23,15 +24,25 @@ def _mode_for(path):
         return 0o666 & ~umask
 
 
+def _flush_to_disk(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path` to write to; on success it replaces `path`, on failure it is removed."""
+    """Yield a temporary path beside `path` to write to; on success it is flushed to disk and replaces `path`,
+    on failure it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        _flush_to_disk(tmp)  # else a power cut soon after the rename can leave an empty file under the name
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
@@ -40,11 +51,9 @@ def atomic_path(path):
 
 
 def write_bytes(data, path):
-    """Write `data` to `path` atomically, flushed to disk before the rename."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    """Write `data` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
 
 

@@ -15,6 +15,7 @@ Expect test accuracy ~98.2 % (report: 97.99 %; the better recipe: ~99.3 %) in ab
 2-core laptop CPU; the transformer ~99.3 % in about 9 minutes (the template: hours on a CPU).
 """
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -171,7 +172,8 @@ def batch_line(n_batches, every_s=BATCH_LINE_EVERY_S):
 
 def train(args, model, generator, device, test, out):
     """Parts B-D: train `model` (built from the flags, seeded), with train and test evaluation every epoch
-    (Fig 5), and save it; `generator` shuffles and augments the batches."""
+    (Fig 5), and save it; `generator` shuffles and augments the batches.  Returns the history and the run's
+    saved state, which main removes once metrics.json holds the history."""
     recipe = recipes.RECIPES[args.recipe]
     if args.batch_size:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
@@ -190,9 +192,25 @@ def train(args, model, generator, device, test, out):
                       title=f"Fig 5: MNIST, {type(model).__name__}, recipe '{recipe.name}'", show=args.show)
     save_checkpoint(model, args.save, class_names=CLASS_NAMES, recipe=recipe.name, epochs=args.epochs,
                     train_seconds=training.train_seconds(history))
-    saver.remove()  # only now that the model is saved
     print(f"saved {args.save}")
-    return history
+    return history, saver
+
+
+def training_metrics(history, epochs):
+    return {"history": history, "recipe": history["recipe"], "epochs": epochs,
+            "train_seconds": training.train_seconds(history), "sittings": history.get("sittings", 1)}
+
+
+def earlier_training(metrics_file, model_file):
+    """What `metrics_file` says of the training of `model_file`, if it says anything: --no-train keeps it, so
+    that the hours a model took are not forgotten when its figures are drawn again."""
+    try:
+        earlier = json.loads(Path(metrics_file).read_text())
+        same_model = Path(earlier["model"]).resolve() == Path(model_file).resolve()
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or not one a run wrote
+        return {}
+    keys = ("history", "recipe", "epochs", "train_seconds", "sittings")
+    return {k: earlier[k] for k in keys if k in earlier} if same_model else {}
 
 
 def first_ten_table(model, x, y):
@@ -284,11 +302,11 @@ def main(argv=None):
     plots.image_grid(test_u8[:6], [f"Ground truth: {int(t)}" for t in y_test[:6]], out / "fig01_first_digits.png",
                      rows=2, cols=3, suptitle="Fig 1: the first six MNIST test digits", show=args.show)
     metrics = {"task": "task1", "seed": args.seed, "device": str(device), "model": str(model_file)}
-    if not args.no_train:
-        metrics["history"] = train(args, untrained, generator, device, (x_test, y_test), out)
-        metrics.update(recipe=metrics["history"]["recipe"], epochs=args.epochs,
-                       train_seconds=training.train_seconds(metrics["history"]),
-                       sittings=metrics["history"].get("sittings", 1))
+    if args.no_train:
+        metrics.update(earlier_training(out / "metrics.json", model_file))
+    else:
+        history, saver = train(args, untrained, generator, device, (x_test, y_test), out)
+        metrics.update(training_metrics(history, args.epochs))
     model, ckpt = load_checkpoint(model_file, num_classes=10)  # E-F. reload into a fresh network in eval mode
     model = training.prepare(model, device)
     metrics.update(arch=ckpt["arch"], model_args=ckpt["model_args"], parameters=parameter_count(model))
@@ -303,6 +321,8 @@ def main(argv=None):
                    test_n=final["n"], first_ten_correct=correct10, handwritten=results,
                    handwritten_accuracy=hw_accuracy, wall_time_s=time.perf_counter() - t_start)
     files.write_json(metrics, out / "metrics.json")
+    if not args.no_train:
+        saver.remove()  # only now that the model and its history are saved
     print(f"figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s)")
 
 

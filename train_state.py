@@ -4,7 +4,8 @@
 - saves the run every `every_s` seconds, after each epoch, and on Ctrl-C or SIGTERM, which let the batch
   in hand finish first so that the saved weights are never half-updated;
 - carries on from `path` when it holds a run of the same `settings` (whatever decides what is computed:
-  the network, the recipe, the epochs, the seed, the data), and starts afresh, saying so, otherwise.
+  the network, the recipe, the epochs, the seed, the data), and refuses, in one line, to replace a run of
+  other settings: hours of somebody's training are not dropped because a flag changed.
 The file holds the weights, the optimiser and its schedule, both random generators (the batches' and
 torch's, which draws dropout), the epoch's batch order and the history so far: a resumed run computes what
 an uninterrupted one would, bit for bit on a CPU.  It is written atomically, like every file a run makes.
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 
 import files
+from errors import UserError
 from training import EpochProgress, Position
 
 FORMAT_VERSION = 1
@@ -106,10 +108,12 @@ class Resumable:
 
     def _request_stop(self, signum, frame):
         if self.stop_requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(f"stopped at once; {self.path} holds the run as last saved: run the same "
+                                    "command again to carry on from there" if self.path.exists() else
+                                    "stopped at once, before the run's first save")
         self.stop_requested = True
-        print("\nstopping: the run is saved after the batch in hand (Ctrl-C again stops at once, unsaved)",
-              file=sys.stderr, flush=True)
+        print("\nstopping: the run is saved after the batch in hand (Ctrl-C again stops at once, keeping the "
+              "last save, at most a minute old)", file=sys.stderr, flush=True)
 
     def _stop_if_requested(self, position):
         if self.stop_requested:  # cli.run prints the message as the run's last line
@@ -117,21 +121,33 @@ class Resumable:
                                     "run the same command again to carry on")
 
     def _read(self):
-        """The saved state, if the file holds a run of these settings; None (and a line saying why) otherwise."""
+        """The saved state, if the file holds a run of these settings; None if there is none (or, saying so, if
+        it is damaged: nothing in it can be carried on).  A run of other settings raises UserError."""
         if not self.path.exists():
             return None
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
             saved = state["settings"] if state.get("format") == FORMAT_VERSION else None
-        except Exception as e:  # a damaged or foreign file is no reason to refuse to train
+        except Exception as e:
             print(f"note: {self.path} could not be read ({type(e).__name__}); starting afresh replaces it")
             return None
+        if saved is None:
+            raise UserError(f"{self.path} holds a run saved by another version of this code, which cannot carry "
+                            "it on: delete the file to train afresh")
         if saved != self.settings:
-            differ = sorted(k for k in set(saved or {}) | set(self.settings) if (saved or {}).get(k) != self.settings.get(k))
-            print(f"note: {self.path} holds a run of other settings ({', '.join(differ) or 'another format'}); "
-                  "starting afresh replaces it")
-            return None
+            differ = _differences(saved, self.settings)
+            raise UserError(f"{self.path} holds an unfinished run of other settings ({differ}): run with those "
+                            "settings to carry it on, delete the file to drop it, or train into another folder "
+                            "(--out-dir)")
         return state
+
+
+def _differences(saved, now):
+    """'epochs 15 saved, 1 now; recipe' for the settings that differ (values shown where they are short)."""
+    def one(key):
+        a, b = saved.get(key), now.get(key)
+        return key if isinstance(a, (dict, list)) or isinstance(b, (dict, list)) else f"{key} {a} saved, {b} now"
+    return "; ".join(one(k) for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
 
 
 def _progress_numbers(p):
@@ -148,6 +164,6 @@ def _position(numbers, order):
 
 
 def _where(position):
-    if position.progress is None:
-        return f"the start of epoch {position.epoch}"
+    if position.progress is None:  # saved between epochs, or after the last
+        return f"the end of epoch {position.epoch - 1}"
     return f"epoch {position.epoch}, batch {position.progress.step}"

@@ -174,14 +174,15 @@ class Run:
 @dataclass
 class Position:
     """Where a run stands: the epoch in hand (1, 2, ...; epochs + 1 when done), how far into it (None: not
-    begun), and the wall time of the sittings before this one."""
+    begun), and its wall time so far (where a resumed run starts: that of the sittings before)."""
     epoch: int = 1
     progress: EpochProgress = None
     elapsed: float = 0.0
 
 
 def train_seconds(history):
-    """The training time of a `fit` history, summed over its epochs, evaluations left out."""
+    """The training time of a `fit` history, evaluations left out: summed over the epochs it records (all of
+    them, unless `eval_epochs` left some out)."""
     return sum(r["train_seconds"] for r in history["epochs"])
 
 

@@ -181,3 +181,19 @@ def test_batch_lines_come_on_their_timer_and_not_after_an_epochs_first_batch(cap
     report(3, p)  # the epoch's end has its own line
     task1.batch_line(10, every_s=3600)(3, training.EpochProgress(order=p.order, step=5, count=320, seconds=9.0))
     assert capsys.readouterr().out == ""
+
+
+def test_no_train_keeps_what_metrics_json_says_of_the_models_training(tmp_path, monkeypatch):
+    """Drawing a model's figures again must not forget the hours it took to train (nor REPORT.md's row)."""
+    trained = {"model": str(tmp_path / "out" / "model.pth"), "history": {"epochs": []}, "recipe": {"name": "r"},
+               "epochs": 15, "train_seconds": 31000.0, "sittings": 9, "test_accuracy": 0.99}
+    metrics = tmp_path / "out" / "metrics.json"
+    metrics.parent.mkdir()
+    metrics.write_text(json.dumps(trained))
+    monkeypatch.chdir(tmp_path)  # the same model named by a relative path
+    kept = task1.earlier_training(metrics, "out/model.pth")
+    assert kept == {k: trained[k] for k in ("history", "recipe", "epochs", "train_seconds", "sittings")}
+    assert task1.earlier_training(metrics, tmp_path / "other.pth") == {}
+    metrics.write_text("[1, 2")
+    assert task1.earlier_training(metrics, "out/model.pth") == {}
+    assert task1.earlier_training(tmp_path / "none.json", "out/model.pth") == {}

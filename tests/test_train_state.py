@@ -8,6 +8,7 @@ import torch
 import recipes
 import train_state
 import training
+from errors import UserError
 from models import Net
 
 SETTINGS = {"recipe": "adamw-onecycle", "epochs": 3, "seed": 3}
@@ -51,7 +52,7 @@ def _untimed(history):
     return [{k: v for k, v in r.items() if k not in drop} for r in history["epochs"]], history["train_log"]
 
 
-@pytest.mark.parametrize("epoch, step", [(2, 3), (3, 0), (1, 1)])
+@pytest.mark.parametrize("epoch, step", [(2, 3), (3, 0), (1, 1), (4, 0)])  # (4, 0): after the last epoch
 def test_a_stopped_run_carries_on_to_the_uninterrupted_result(data, tmp_path, epoch, step):
     path = tmp_path / "train_state.pt"
     expected_model, expected = _fit(data)
@@ -81,12 +82,51 @@ def test_a_resumed_run_with_another_dropout_generator_ends_elsewhere(data, tmp_p
     assert not torch.equal(model.state_dict()["fc2.weight"], expected_model.state_dict()["fc2.weight"])
 
 
-def test_other_settings_or_a_damaged_file_start_afresh_and_say_so(data, tmp_path, capsys):
+def test_a_second_ctrl_c_stops_at_once_keeping_the_last_save(data, tmp_path):
+    path = tmp_path / "train_state.pt"
+    expected_model, expected = _fit(data)
+
+    class CtrlCTwice(StopAt):
+        def after_step(self, run, position):
+            if (position.epoch, position.progress.step) == self.at:
+                os.kill(os.getpid(), signal.SIGINT)
+            super().after_step(run, position)
+
+    with pytest.raises(KeyboardInterrupt, match="stopped at once.*holds the run as last saved"):
+        _fit(data, CtrlCTwice(path, 2, 3))  # two Ctrl-Cs: the second comes before the stop's own save
+    model, history = _fit(data, train_state.Resumable(path, SETTINGS))  # from the end of epoch 1
+    assert torch.equal(model.state_dict()["fc2.weight"], expected_model.state_dict()["fc2.weight"])
+    assert _untimed(history) == _untimed(expected)
+
+
+def test_a_ctrl_c_ignored_before_stays_ignored(data, tmp_path):
+    seen = []
+
+    class Watch(train_state.Resumable):
+        def after_step(self, run, position):
+            seen.append(signal.getsignal(signal.SIGINT))
+            super().after_step(run, position)
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a shell's background job
+    try:
+        _fit(data, Watch(tmp_path / "train_state.pt", SETTINGS))
+        assert set(seen) == {signal.SIG_IGN} and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_run_of_other_settings_is_kept_and_named_and_a_damaged_file_starts_afresh(data, tmp_path, capsys):
     path = tmp_path / "train_state.pt"
     with pytest.raises(KeyboardInterrupt):
         _fit(data, StopAt(path, 2, 3))
-    _, history = _fit(data, train_state.Resumable(path, {**SETTINGS, "seed": 4}))
-    assert "other settings (seed)" in capsys.readouterr().out and "sittings" not in history
+    saved = path.read_bytes()
+    with pytest.raises(UserError, match=r"other settings \(epochs 3 saved, 5 now; recipe\).*delete the file"):
+        _fit(data, train_state.Resumable(path, {**SETTINGS, "epochs": 5, "recipe": {"lr": 1}}))
+    assert path.read_bytes() == saved  # hours of training are not dropped because a flag changed
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "format": train_state.FORMAT_VERSION + 1}, path)
+    with pytest.raises(UserError, match="another version of this code"):
+        _fit(data, train_state.Resumable(path, SETTINGS))
     path.write_bytes(b"not a checkpoint")
     _, history = _fit(data, train_state.Resumable(path, SETTINGS))
     assert "could not be read" in capsys.readouterr().out and [r["epoch"] for r in history["epochs"]] == [0, 1, 2, 3]
