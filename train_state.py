@@ -9,6 +9,9 @@
 The file holds the weights, the optimiser and its schedule, both random generators (the batches' and
 torch's, which draws dropout), the epoch's batch order and the history so far: a resumed run computes what
 an uninterrupted one would, bit for bit on a CPU.  It is written atomically, like every file a run makes.
+While a run trains, it holds a lock beside the file (`.train_state.lock`, through `filelock`): a second run
+into the same folder stops at once with one line, instead of training beside the first and overwriting its
+saves.
 """
 import contextlib
 import json
@@ -18,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import filelock
 import torch
 
 import files
@@ -26,18 +30,37 @@ from training import EpochProgress, Position
 
 FORMAT_VERSION = 1
 SAVE_EVERY_S = 60.0  # at most this much training is lost to a crash or a kill -9
+LOCK_NAME = ".train_state.lock"  # empty; the OS frees it when its run ends, however it ends
 
 
 class Resumable:
-    """A run's state file: `resume` it at the start of training, save it as training goes."""
+    """A run's state file: train inside its `session` (which resumes it), save it as training goes."""
 
     def __init__(self, path, settings, every_s=SAVE_EVERY_S):
         self.path, self.every_s = Path(path), every_s
         self.settings = json.loads(json.dumps(settings))  # as it will read back: tuples become lists
         self.stop_requested = False
         self._saved_at = time.monotonic()
+        self._lock = filelock.FileLock(self.path.with_name(LOCK_NAME), timeout=0)
 
-    def resume(self, run):
+    @contextlib.contextmanager
+    def session(self, run):
+        """Hold the folder's lock, carry on the saved run (yields its Position) and, while training, stop
+        cleanly on Ctrl-C; the lock is let go when the block ends, however it ends."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the lock file goes there
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise UserError(f"another run is training into {self.path.parent} right now: wait for it to end, stop it "
+                            "(Ctrl-C there), or train into another folder (--out-dir)") from None
+        try:
+            position = self._resume(run)
+            with self._stopping_cleanly():
+                yield position
+        finally:
+            self._lock.release()
+
+    def _resume(self, run):
         """Load the saved run into `run` (a training.Run) and return its Position; a fresh Position if there is
         no saved run of these settings."""
         state = self._read()
@@ -90,7 +113,7 @@ class Resumable:
         self.path.unlink(missing_ok=True)
 
     @contextlib.contextmanager
-    def stopping_cleanly(self):
+    def _stopping_cleanly(self):
         """While training, the first Ctrl-C (or SIGTERM) asks for a stop after the batch in hand, with the run
         saved; a second Ctrl-C stops at once.  Signals ignored before (a background job's Ctrl-C) stay so."""
         if threading.current_thread() is not threading.main_thread():

@@ -200,34 +200,36 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
         epoch alone), elapsed_seconds (wall time since fit began, evaluations included).
     `on_epoch(record)` is called as each record is made (progress lines, checkpoints), and
     `on_step(epoch, EpochProgress)` after each batch (progress within long epochs).
-    saver: a train_state.Resumable, which carries on the run it holds, saves this one as it goes and stops it
-    cleanly on Ctrl-C; the history then also says in how many `sittings` it was trained.
+    saver: a train_state.Resumable, which carries on the run it holds, saves this one as it goes, stops it
+    cleanly on Ctrl-C and keeps a second run out of its folder; the history then also says in how many
+    `sittings` it was trained.
     """
     x, y = train
     eval_epochs = set(range(epochs + 1) if eval_epochs is None else eval_epochs)
     optimizer, scheduler = make_optimizer(model, recipe, math.ceil(len(x) / recipe.batch_size), epochs)
     run = Run(model, optimizer, scheduler, generator, {"recipe": asdict(recipe), "train_log": [], "epochs": []})
-    start = saver.resume(run) if saver is not None else Position()
-    t0 = time.perf_counter()
+    # the lock on the run's folder, the saved run carried on, Ctrl-C as a clean stop: all for this block
+    session = saver.session(run) if saver is not None else contextlib.nullcontext(Position())
+    with session as start:
+        t0 = time.perf_counter()
 
-    def elapsed():
-        return start.elapsed + time.perf_counter() - t0
+        def elapsed():
+            return start.elapsed + time.perf_counter() - t0
 
-    def record(epoch, seen, train_loss, train_seconds):
-        r = {"epoch": epoch, "seen": seen, "train_loss": train_loss}
-        te = evaluate(model, *test)
-        r.update(test_loss=te["loss"], test_accuracy=te["accuracy"], test_correct=te["correct"])
-        if eval_train:
-            tr = evaluate(model, x, y)
-            r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
-        r.update(train_seconds=train_seconds, elapsed_seconds=elapsed())
-        run.history["epochs"].append(r)
-        if on_epoch is not None:
-            on_epoch(r)
+        def record(epoch, seen, train_loss, train_seconds):
+            r = {"epoch": epoch, "seen": seen, "train_loss": train_loss}
+            te = evaluate(model, *test)
+            r.update(test_loss=te["loss"], test_accuracy=te["accuracy"], test_correct=te["correct"])
+            if eval_train:
+                tr = evaluate(model, x, y)
+                r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
+            r.update(train_seconds=train_seconds, elapsed_seconds=elapsed())
+            run.history["epochs"].append(r)
+            if on_epoch is not None:
+                on_epoch(r)
 
-    if 0 in eval_epochs and start.epoch == 1 and start.progress is None:  # a fresh run, not a resumed one
-        record(0, 0, None, 0.0)
-    with saver.stopping_cleanly() if saver is not None else contextlib.nullcontext():
+        if 0 in eval_epochs and start.epoch == 1 and start.progress is None:  # a fresh run, not a resumed one
+            record(0, 0, None, 0.0)
         for epoch in range(start.epoch, epochs + 1):
             set_epoch_lr(optimizer, recipe, epoch)
             progress = start.progress if epoch == start.epoch and start.progress is not None else \
@@ -246,4 +248,4 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
                 record(epoch, len(x) * epoch, loss, progress.seconds)
             if saver is not None:
                 saver.after_epoch(run, Position(epoch + 1, None, elapsed()))
-    return run.history
+        return run.history

@@ -77,6 +77,26 @@ def test_a_stopped_run_carries_on_with_the_same_command(tmp_path):
     assert a["history"]["train_log"] == b["history"]["train_log"] and a["test_loss"] == b["test_loss"]
 
 
+
+@pytest.mark.integration
+def test_a_second_run_into_a_folder_being_trained_into_stops_in_one_line(tmp_path):
+    args = [sys.executable, "task1_train_mnist.py", "--epochs", 100, "--train-limit", 2000, "--test-limit", 200,
+            "--map-points", 0, "--out-dir", tmp_path]
+    first = subprocess.Popen(list(map(str, args)), cwd=paths.ROOT, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        while not first.stdout.readline().startswith("epoch 1:"):  # training, 99 epochs (minutes) to go
+            assert first.poll() is None, first.stderr.read()
+        second = _run(*args[2:])
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+        assert second.stderr.strip() == f"error: another run is training into {tmp_path} right now: wait for it " \
+            "to end, stop it (Ctrl-C there), or train into another folder (--out-dir)"
+        assert first.poll() is None  # the first run trains on, untouched
+    finally:
+        first.terminate()
+        first.communicate(timeout=120)
+    assert first.returncode == 130 and (tmp_path / "train_state.pt").exists()
+
 TINY_TRANSFORMER = ["--arch", "transformer", "--patch", "7", "--stride", "7", "--d-model", "16", "--heads", "2",
                     "--layers", "1", "--ff", "32"]
 

@@ -1,6 +1,8 @@
 """train_state: a run stopped by Ctrl-C, mid-epoch or between epochs, carries on to exactly the uninterrupted result."""
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -144,3 +146,25 @@ def test_saves_on_its_timer_and_after_each_epoch(data, tmp_path):
     saver.save = lambda run, position: saves.append(position.epoch)
     _fit(data, saver)
     assert len(saves) == 3 * 5 + 3  # 5 batches of 64 in each of 3 epochs, and each epoch's end
+
+
+def test_a_second_run_into_the_same_folder_stops_until_the_first_has_ended(data, tmp_path):
+    """Another process holds the folder's lock, as a run training there would: this run stops in one line and
+    leaves the saved run alone; once that process has died (no release of its own), training goes ahead."""
+    path = tmp_path / "train_state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, StopAt(path, 2, 3))
+    saved = path.read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", "import filelock, sys, time; "
+                               f"lock = filelock.FileLock({str(tmp_path / train_state.LOCK_NAME)!r}); lock.acquire(); "
+                               "print('held', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(UserError, match=f"another run is training into {tmp_path} right now.*--out-dir"):
+            _fit(data, train_state.Resumable(path, SETTINGS))
+        assert path.read_bytes() == saved
+    finally:
+        holder.kill()
+        holder.wait()
+    _, history = _fit(data, train_state.Resumable(path, SETTINGS))
+    assert history["sittings"] == 2 and [r["epoch"] for r in history["epochs"]] == [0, 1, 2, 3]
