@@ -77,7 +77,6 @@ def test_a_stopped_run_carries_on_with_the_same_command(tmp_path):
     assert a["history"]["train_log"] == b["history"]["train_log"] and a["test_loss"] == b["test_loss"]
 
 
-
 @pytest.mark.integration
 def test_a_second_run_into_a_folder_being_trained_into_stops_in_one_line(tmp_path):
     args = [sys.executable, "task1_train_mnist.py", "--epochs", 100, "--train-limit", 2000, "--test-limit", 200,
@@ -96,6 +95,7 @@ def test_a_second_run_into_a_folder_being_trained_into_stops_in_one_line(tmp_pat
         first.terminate()
         first.communicate(timeout=120)
     assert first.returncode == 130 and (tmp_path / "train_state.pt").exists()
+
 
 TINY_TRANSFORMER = ["--arch", "transformer", "--patch", "7", "--stride", "7", "--d-model", "16", "--heads", "2",
                     "--layers", "1", "--ff", "32"]

@@ -155,7 +155,7 @@ def test_a_second_run_into_the_same_folder_stops_until_the_first_has_ended(data,
     with pytest.raises(KeyboardInterrupt):
         _fit(data, StopAt(path, 2, 3))
     saved = path.read_bytes()
-    holder = subprocess.Popen([sys.executable, "-c", "import filelock, sys, time; "
+    holder = subprocess.Popen([sys.executable, "-c", "import filelock, time; "
                                f"lock = filelock.FileLock({str(tmp_path / train_state.LOCK_NAME)!r}); lock.acquire(); "
                                "print('held', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
     try:
