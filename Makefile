@@ -1,28 +1,31 @@
 # make setup      create .venv, install requirements.txt, fetch MNIST and FashionMNIST (idempotent)
 # make reproduce  run every task in report order and write outputs/REPORT.md (QUICK=1: a few minutes)
-# make test       run the test suite
-# make test-quick the unit tests: no real dataset, no subprocess, server or browser (well under a minute)
+# make test       ruff, then the whole test suite
+# make test-quick ruff, then the unit tests: no real dataset, no subprocess, server or browser (under a minute)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
 .PHONY: setup reproduce test test-quick clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed
-	$(PY) -c "import download; download.provision('MNIST'); download.provision('FashionMNIST')"
+	$(PY) -c "from recognition import download; download.provision('MNIST'); download.provision('FashionMNIST')"
 
 reproduce: setup
 	$(PY) reproduce.py $(if $(QUICK),--quick,)
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q tests
 
 test-quick: $(VENV)/.installed
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -m "not integration and not slow" tests
 
 clean:

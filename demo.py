@@ -9,6 +9,7 @@ letters), the class probabilities, the network's own maps (Net: conv1 and conv2;
 embeddings and encoder tokens) and a Grad-CAM map.  The JSON API is in the README.  Ctrl-C stops it.
 About 7 ms of server time per drawing with Task 1's Net on a 2-core CPU (benchmarks/bench_demo.py).
 """
+
 import argparse
 import json
 import os
@@ -23,15 +24,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import torch
 
-import cli
-import demo_models
-from errors import UserError, first_line
-from paths import OUT_DIR, ROOT
+from recognition import cli, demo_models
+from recognition.errors import UserError, first_line
+from recognition.paths import OUT_DIR, ROOT
 
 WEB_DIR = ROOT / "web"
-ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),  # URL -> (file in web/, content type)
-          "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
-          "/demo.css": ("demo.css", "text/css; charset=utf-8")}
+ASSETS = {
+    "/": ("index.html", "text/html; charset=utf-8"),  # URL -> (file in web/, content type)
+    "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
+    "/demo.css": ("demo.css", "text/css; charset=utf-8"),
+}
 MAX_BODY = 5 * 1024 * 1024  # bytes of an uploaded image; larger gets 413
 # A body over MAX_BODY is still read (and dropped) up to this size, so that the browser can read the 413
 # rather than see its upload cut off; beyond it the connection is closed.
@@ -40,20 +42,41 @@ IDLE_SECONDS = 30  # a client silent this long loses its connection (and its ser
 
 
 def parse_args(argv=None):
-    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=None, metavar="FILE",
-                   help="a model to serve first, besides those found in --models-dir "
-                        "(default: none; outputs/task1/model.pth comes first when found)")
-    p.add_argument("--models-dir", type=cli.folder, default=OUT_DIR, metavar="DIR",
-                   help="serve every DIR/*/model.pth that loads (default: outputs/)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on; 0.0.0.0 opens it to the network (default: 127.0.0.1)")
-    p.add_argument("--port", type=cli.port, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    p = cli.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a model to serve first, besides those found in --models-dir "
+        "(default: none; outputs/task1/model.pth comes first when found)",
+    )
+    p.add_argument(
+        "--models-dir",
+        type=cli.folder,
+        default=OUT_DIR,
+        metavar="DIR",
+        help="serve every DIR/*/model.pth that loads (default: outputs/)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 opens it to the network (default: 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=cli.port,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: 8000)",
+    )
     return p.parse_args(argv)
 
 
 class DemoServer(ThreadingHTTPServer):
     """One thread per connection; the models and page assets are read once and never written after."""
+
     daemon_threads = True  # Ctrl-C does not wait for open connections
 
     def __init__(self, address, models, default):
@@ -61,12 +84,17 @@ class DemoServer(ThreadingHTTPServer):
         # At most one image analysed per core at a time; other requests wait their turn. More at once would
         # only share the cores, and a burst of large photos would hold all their pixels in memory together.
         self.analysing = threading.BoundedSemaphore(os.cpu_count() or 1)
-        self.assets = {url: ((WEB_DIR / name).read_bytes(), kind) for url, (name, kind) in ASSETS.items()}
+        self.assets = {
+            url: ((WEB_DIR / name).read_bytes(), kind) for url, (name, kind) in ASSETS.items()
+        }
         super().__init__(address, Handler)
 
     def handle_error(self, request, client_address):
         # A client that went away mid-request; anything else is a bug, still one line and the server goes on.
-        print(f"warning: request from {client_address[0]} failed: {first_line(sys.exc_info()[1])}", file=sys.stderr)
+        print(
+            f"warning: request from {client_address[0]} failed: {first_line(sys.exc_info()[1])}",
+            file=sys.stderr,
+        )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -81,8 +109,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_body(self, status, body, kind, extra=()):
         self.send_response(status)
-        for name, value in (("Content-Type", kind), ("Content-Length", str(len(body))),
-                            ("Cache-Control", "no-store"), *extra):
+        for name, value in (
+            ("Content-Type", kind),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *extra,
+        ):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
@@ -94,9 +126,12 @@ class Handler(BaseHTTPRequestHandler):
         extra = []
         if marks:
             marks = marks + [("json", time.perf_counter())]
-            times = [("total", marks[-1][1] - marks[0][1])] + [(name, end - begin) for (_, begin), (name, end)
-                                                               in zip(marks, marks[1:])]
-            extra = [("Server-Timing", ", ".join(f"{name};dur={1000 * t:.2f}" for name, t in times))]
+            times = [("total", marks[-1][1] - marks[0][1])] + [
+                (name, end - begin) for (_, begin), (name, end) in zip(marks, marks[1:])
+            ]
+            extra = [
+                ("Server-Timing", ", ".join(f"{name};dur={1000 * t:.2f}" for name, t in times))
+            ]
         self.send_body(status, body, "application/json", extra)
 
     def send_error_json(self, status, message):
@@ -106,24 +141,37 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/api/models":
             models = [e.describe() for e in self.server.models.values()]
-            self.send_json(HTTPStatus.OK, {"models": models, "default": self.server.default,
-                                           "max_bytes": MAX_BODY, "not_sure_below": demo_models.NOT_SURE})
+            self.send_json(
+                HTTPStatus.OK,
+                {
+                    "models": models,
+                    "default": self.server.default,
+                    "max_bytes": MAX_BODY,
+                    "not_sure_below": demo_models.NOT_SURE,
+                },
+            )
         elif path in self.server.assets:
             self.send_body(HTTPStatus.OK, *self.server.assets[path])
         else:
             self.send_error_json(HTTPStatus.NOT_FOUND, f"no page {path}")
 
     def do_POST(self):
-        started = time.perf_counter()  # the server's time per prediction: read, wait, analyse, json (Server-Timing)
+        started = (
+            time.perf_counter()
+        )  # the server's time per prediction: read, wait, analyse, json (Server-Timing)
         url = urlsplit(self.path)
         model_id = parse_qs(url.query).get("model", [self.server.default])[0]
         data, status, message = self.read_body()
         if data is None:
             return self.send_error_json(status, message)
         if url.path != "/api/predict":
-            return self.send_error_json(HTTPStatus.NOT_FOUND, f"no API {url.path}: POST an image to /api/predict")
+            return self.send_error_json(
+                HTTPStatus.NOT_FOUND, f"no API {url.path}: POST an image to /api/predict"
+            )
         if model_id not in self.server.models:
-            return self.send_error_json(HTTPStatus.NOT_FOUND, f"no model {model_id!r}: see GET /api/models")
+            return self.send_error_json(
+                HTTPStatus.NOT_FOUND, f"no model {model_id!r}: see GET /api/models"
+            )
         read = time.perf_counter()
         try:
             with self.server.analysing:
@@ -133,8 +181,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_error_json(HTTPStatus.BAD_REQUEST, str(e))
         except Exception as e:  # a bug: one line in the log and a 500, and the server keeps serving
             print(f"warning: {model_id}: {type(e).__name__}: {first_line(e)}", file=sys.stderr)
-            return self.send_error_json(HTTPStatus.INTERNAL_SERVER_ERROR, "the server failed on this image")
-        marks = [("start", started), ("read", read), ("wait", waited), ("analyse", time.perf_counter())]
+            return self.send_error_json(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "the server failed on this image"
+            )
+        marks = [
+            ("start", started),
+            ("read", read),
+            ("wait", waited),
+            ("analyse", time.perf_counter()),
+        ]
         self.send_json(HTTPStatus.OK, result, marks)
 
     def read_body(self):
@@ -142,15 +197,20 @@ class Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
-            self.close_connection = True  # the body's end is unknown, so the connection cannot be reused
+            self.close_connection = (
+                True  # the body's end is unknown, so the connection cannot be reused
+            )
             return None, HTTPStatus.LENGTH_REQUIRED, "send the image with a Content-Length header"
         if length < 0:
             self.close_connection = True
             return None, HTTPStatus.BAD_REQUEST, "negative Content-Length"
         if length > MAX_BODY:
             self.drain(length)
-            return None, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, \
-                f"the image is {length / 2**20:.1f} MB; the limit is {MAX_BODY / 2**20:.0f} MB"
+            return (
+                None,
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"the image is {length / 2**20:.1f} MB; the limit is {MAX_BODY / 2**20:.0f} MB",
+            )
         data = self.rfile.read(length)
         if len(data) < length:
             self.close_connection = True
@@ -183,7 +243,9 @@ def stop_on_sigterm(*_):
 
 def main(argv=None):
     args = parse_args(argv)
-    models, default = demo_models.find_models(args.models_dir, args.model)  # files that do not load: warned
+    models, default = demo_models.find_models(
+        args.models_dir, args.model
+    )  # files that do not load: warned
     server = make_server(models, default, args.host, args.port)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     # A background job of a non-interactive shell starts with Ctrl-C ignored, and Python then keeps it so.

@@ -9,6 +9,7 @@ Fig 18: features[0], 10 of its 64 filters above their responses (filter2D per co
 summed); Fig 19: features[3], each filter's strongest input channel above its whole response.
 Both checked against the layers' own outputs (~2e-6).  About 10 s on a 2-core laptop CPU.
 """
+
 import contextlib
 import io
 import socket
@@ -17,34 +18,53 @@ from pathlib import Path
 
 import torch
 
-import cli
-import files
-import filters
-import images
-import plots
-import training
-from errors import UsageError, first_line
+from recognition import cli, files, filters, images, plots, training
+from recognition.errors import UsageError, first_line
 
 FIGURES = {0: ("Fig 18", "fig18_alexnet_conv1.png"), 3: ("Fig 19", "fig19_alexnet_conv2.png")}
-OFFLINE_HINT = ("pass --model FILE (a saved AlexNet state_dict, such as torchvision's alexnet-owt-7be5be79.pth) "
-                "or --random-weights, and --image FILE (any photo)")
+OFFLINE_HINT = (
+    "pass --model FILE (a saved AlexNet state_dict, such as torchvision's alexnet-owt-7be5be79.pth) "
+    "or --random-weights, and --image FILE (any photo)"
+)
 DOWNLOAD_TIMEOUT_S = 60
 
 
 def parse_args(argv=None):
     p = cli.parser(__doc__, "alexnet")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--model", type=Path, default=None, metavar="FILE",
-                       help="AlexNet state_dict file to load, weights-only (default: torchvision's ImageNet "
-                            "weights, downloaded once into $TORCH_HOME)")
-    which.add_argument("--random-weights", action="store_true",
-                       help="use an untrained, randomly initialised AlexNet; needs no download (default: off)")
-    p.add_argument("--image", type=Path, default=None, metavar="FILE",
-                   help="any photo to look at (default: the first CIFAR-10 test image, downloaded into --data-dir)")
-    p.add_argument("--layers", type=int, nargs="+", default=[0, 3],
-                   help="indices in model.features of the conv layers to show: 0, 3, 6, 8, 10 (default: 0 3)")
-    p.add_argument("--num-filters", type=cli.positive_int, default=10,
-                   help="how many filters of each layer to show, the first ones (default: 10)")
+    which.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="AlexNet state_dict file to load, weights-only (default: torchvision's ImageNet "
+        "weights, downloaded once into $TORCH_HOME)",
+    )
+    which.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="use an untrained, randomly initialised AlexNet; needs no download (default: off)",
+    )
+    p.add_argument(
+        "--image",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="any photo to look at (default: the first CIFAR-10 test image, downloaded into --data-dir)",
+    )
+    p.add_argument(
+        "--layers",
+        type=int,
+        nargs="+",
+        default=[0, 3],
+        help="indices in model.features of the conv layers to show: 0, 3, 6, 8, 10 (default: 0 3)",
+    )
+    p.add_argument(
+        "--num-filters",
+        type=cli.positive_int,
+        default=10,
+        help="how many filters of each layer to show, the first ones (default: 10)",
+    )
     return p.parse_args(argv)
 
 
@@ -63,6 +83,7 @@ def quiet_download():
 def load_alexnet(weights_file=None, random_weights=False, seed=1):
     """(AlexNet in eval mode, a few words on its weights), from a file, at random, or torchvision's download."""
     from torchvision.models import AlexNet_Weights, alexnet
+
     if random_weights:
         torch.manual_seed(seed)
         return alexnet(weights=None).eval(), "random weights (untrained)"
@@ -73,21 +94,26 @@ def load_alexnet(weights_file=None, random_weights=False, seed=1):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # not a zip, refused pickle, truncated ...
-            raise UsageError(f"{path} is not a readable weights-only state_dict ({first_line(e)})") from None
+            raise UsageError(
+                f"{path} is not a readable weights-only state_dict ({first_line(e)})"
+            ) from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]  # a checkpoint dict that wraps the state_dict
         model = alexnet(weights=None)
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError) as e:
-            raise UsageError(f"{path} does not hold the weights of torchvision's AlexNet "
-                                 f"({first_line(e)})") from None
+            raise UsageError(
+                f"{path} does not hold the weights of torchvision's AlexNet ({first_line(e)})"
+            ) from None
         return model.eval(), f"weights from {path.name}"
     try:
         with quiet_download():
             model = alexnet(weights=AlexNet_Weights.IMAGENET1K_V1)
     except Exception as e:  # no network, a proxy refusing, a corrupt cache file ...
-        raise UsageError(f"cannot get AlexNet's ImageNet weights ({first_line(e)}): {OFFLINE_HINT}") from None
+        raise UsageError(
+            f"cannot get AlexNet's ImageNet weights ({first_line(e)}): {OFFLINE_HINT}"
+        ) from None
     return model.eval(), "ImageNet weights"
 
 
@@ -96,11 +122,14 @@ def load_image(image_file, data_dir):
     if image_file is not None:
         return images.read_rgb(image_file), Path(image_file).name
     from torchvision.datasets import CIFAR10
+
     try:
         with quiet_download():
             test = CIFAR10(str(data_dir), train=False, download=True)
     except Exception as e:
-        raise UsageError(f"cannot get CIFAR-10 into {data_dir} ({first_line(e)}): {OFFLINE_HINT}") from None
+        raise UsageError(
+            f"cannot get CIFAR-10 into {data_dir} ({first_line(e)}): {OFFLINE_HINT}"
+        ) from None
     img, label = test[0]
     return img.convert("RGB"), f"CIFAR-10 test image 0 ({test.classes[label]})"
 
@@ -108,12 +137,16 @@ def load_image(image_file, data_dir):
 def preprocess(img):
     """RGB PIL image -> (3, 224, 224) float tensor as AlexNet's ImageNet weights expect (their own transforms)."""
     from torchvision.models import AlexNet_Weights
-    return AlexNet_Weights.IMAGENET1K_V1.transforms()(img)  # resize 256, centre crop 224, ImageNet mean/std
+
+    return AlexNet_Weights.IMAGENET1K_V1.transforms()(
+        img
+    )  # resize 256, centre crop 224, ImageNet mean/std
 
 
 def for_display(x):
     """A normalised (3, H, W) tensor -> (H, W, 3) array in [0, 1]."""
     from torchvision.models import AlexNet_Weights
+
     t = AlexNet_Weights.IMAGENET1K_V1.transforms()
     mean, std = torch.tensor(t.mean).view(3, 1, 1), torch.tensor(t.std).view(3, 1, 1)
     return (x * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
@@ -134,7 +167,9 @@ def examine_layer(model, x, index, n):
     conv = model.features[index]
     inputs = model.features[:index](x.unsqueeze(0)).squeeze(0)  # (C, H, W): the layer's own input
     n = min(n, conv.out_channels)
-    responses, check = filters.layer_check(conv, inputs, range(n))  # zero border = the layer's padding
+    responses, check = filters.layer_check(
+        conv, inputs, range(n)
+    )  # zero border = the layer's padding
     weight = conv.weight.detach().cpu().numpy()  # (out, C, kh, kw)
     if conv.in_channels == 3:  # an RGB filter: show it as a colour image
         shown = [w.transpose(1, 2, 0) for w in weight[:n]]
@@ -144,8 +179,16 @@ def examine_layer(model, x, index, n):
         channels = [c for c, _ in picks]
         shown = [s for _, s in picks]
         titles = [f"filter {k} (in-ch {c})" for k, c in enumerate(channels)]
-    return {"conv": conv, "input_shape": tuple(inputs.shape), "shown": shown, "titles": titles,
-            "responses": responses, "check": check, "channels": channels, "n": n}
+    return {
+        "conv": conv,
+        "input_shape": tuple(inputs.shape),
+        "shown": shown,
+        "titles": titles,
+        "responses": responses,
+        "check": check,
+        "channels": channels,
+        "n": n,
+    }
 
 
 def layer_title(index, conv, n, input_shape, weights_desc):
@@ -153,12 +196,16 @@ def layer_title(index, conv, n, input_shape, weights_desc):
     kh, kw = conv.kernel_size
     head = f"{fig}: AlexNet features[{index}], {weights_desc}: the first {n} of its {conv.out_channels} filters"
     if conv.in_channels == 3:
-        return (f"{head} ({kh}x{kw}x3, shown as colour images)\nbelow each: filter2D on the image per colour "
-                f"channel, summed = the layer's output (stride {conv.stride[0]}, padding {conv.padding[0]})")
+        return (
+            f"{head} ({kh}x{kw}x3, shown as colour images)\nbelow each: filter2D on the image per colour "
+            f"channel, summed = the layer's output (stride {conv.stride[0]}, padding {conv.padding[0]})"
+        )
     c, h, w = input_shape
-    return (f"{head} ({conv.in_channels}x{kh}x{kw} each; shown: the {kh}x{kw} kernel of its strongest input "
-            f"channel, by L2 norm)\nbelow each: its response to the {c} activation maps ({h}x{w}) of the layers "
-            f"before, filter2D per channel, summed")
+    return (
+        f"{head} ({conv.in_channels}x{kh}x{kw} each; shown: the {kh}x{kw} kernel of its strongest input "
+        f"channel, by L2 norm)\nbelow each: its response to the {c} activation maps ({h}x{w}) of the layers "
+        f"before, filter2D per channel, summed"
+    )
 
 
 def main(argv=None):
@@ -170,48 +217,81 @@ def main(argv=None):
     model = model.to(device)
     bad = [i for i in args.layers if i not in conv_layers(model)]
     if bad:
-        raise UsageError(f"--layers {bad[0]} is not a convolution layer of AlexNet: choose from "
-                             f"{', '.join(map(str, conv_layers(model)))}")
+        raise UsageError(
+            f"--layers {bad[0]} is not a convolution layer of AlexNet: choose from "
+            f"{', '.join(map(str, conv_layers(model)))}"
+        )
     img, image_desc = load_image(args.image, args.data_dir)
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     x = preprocess(img)  # (3, 224, 224)
     shown_image = for_display(x)
     x = x.to(device)
-    print(f"AlexNet with {weights_desc}; image: {image_desc}, resized and cropped to {tuple(x.shape[1:])}")
-    metrics = {"task": "ext_alexnet", "weights": weights_desc, "image": image_desc, "device": str(device),
-               "layers": {}}
+    print(
+        f"AlexNet with {weights_desc}; image: {image_desc}, resized and cropped to {tuple(x.shape[1:])}"
+    )
+    metrics = {
+        "task": "ext_alexnet",
+        "weights": weights_desc,
+        "image": image_desc,
+        "device": str(device),
+        "layers": {},
+    }
 
     with torch.no_grad():
-        if not args.random_weights:  # what the network makes of the image, for a sense of its weights
+        if (
+            not args.random_weights
+        ):  # what the network makes of the image, for a sense of its weights
             from torchvision.models import AlexNet_Weights
+
             prob = torch.softmax(model(x.unsqueeze(0)), 1)[0].cpu()
             top = prob.topk(3)
             names = AlexNet_Weights.IMAGENET1K_V1.meta["categories"]
             guesses = [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
-            print("AlexNet's top 3 ImageNet classes: " + ", ".join(f"{c} ({p:.2f})" for c, p in guesses))
+            print(
+                "AlexNet's top 3 ImageNet classes: "
+                + ", ".join(f"{c} ({p:.2f})" for c, p in guesses)
+            )
             metrics["top3"] = guesses
 
         for index in args.layers:
             r = examine_layer(model, x, index, args.num_filters)
             conv = r["conv"]
-            print(f"features[{index}]: weight {tuple(conv.weight.shape)}, input {r['input_shape']}; filter2D "
-                  f"responses vs the layer's output ({r['check']['compared']} values): max |difference| "
-                  f"{r['check']['max_abs_diff']:.2e}, outputs up to {r['check']['max_abs_output']:.2f}")
+            print(
+                f"features[{index}]: weight {tuple(conv.weight.shape)}, input {r['input_shape']}; filter2D "
+                f"responses vs the layer's output ({r['check']['compared']} values): max |difference| "
+                f"{r['check']['max_abs_diff']:.2e}, outputs up to {r['check']['max_abs_output']:.2f}"
+            )
             name = FIGURES.get(index, (None, f"alexnet_features{index}.png"))[1]
             plots.filter_response_grid(
-                r["shown"], r["responses"], out / name, r["titles"], cols=5, source=shown_image,
-                source_title=f"input: {image_desc}", suptitle=layer_title(index, conv, r["n"], r["input_shape"],
-                                                                          weights_desc), show=args.show)
+                r["shown"],
+                r["responses"],
+                out / name,
+                r["titles"],
+                cols=5,
+                source=shown_image,
+                source_title=f"input: {image_desc}",
+                suptitle=layer_title(index, conv, r["n"], r["input_shape"], weights_desc),
+                show=args.show,
+            )
             if conv.in_channels == 3:  # all of the first layer's filters, the classic picture
                 all_filters = [w.transpose(1, 2, 0) for w in conv.weight.detach().cpu().numpy()]
-                plots.filter_grid(all_filters, [str(k) for k in range(len(all_filters))],
-                                  out / f"alexnet_conv{conv_layers(model).index(index) + 1}_all_filters.png",
-                                  cols=8, suptitle=f"AlexNet features[{index}], {weights_desc}: all "
-                                                   f"{len(all_filters)} filters", show=args.show)
+                plots.filter_grid(
+                    all_filters,
+                    [str(k) for k in range(len(all_filters))],
+                    out / f"alexnet_conv{conv_layers(model).index(index) + 1}_all_filters.png",
+                    cols=8,
+                    suptitle=f"AlexNet features[{index}], {weights_desc}: all "
+                    f"{len(all_filters)} filters",
+                    show=args.show,
+                )
             metrics["layers"][str(index)] = {
-                "weight_shape": list(conv.weight.shape), "input_shape": list(r["input_shape"]),
-                "filter2d_check": r["check"], "strongest_input_channels": r["channels"], "figure": name}
+                "weight_shape": list(conv.weight.shape),
+                "input_shape": list(r["input_shape"]),
+                "filter2d_check": r["check"],
+                "strongest_input_channels": r["channels"],
+                "figure": name,
+            }
 
     metrics["wall_time_s"] = time.perf_counter() - t_start
     files.write_json(metrics, out / "metrics.json")

@@ -7,6 +7,7 @@ script always loads in another: a checkpoint names its architecture and
 primitive values, read back with `torch.load(..., weights_only=True)`, which
 refuses pickles that would run code.
 """
+
 import math
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import files
-from errors import CheckpointError, ConfigError, first_line
+from recognition import files
+from recognition.errors import CheckpointError, ConfigError, first_line
 
 FORMAT_VERSION = 1
 IMAGE_SIZE = 28
@@ -95,20 +96,37 @@ class NetTransformer(nn.Module):
     the fc1 feature maps treat both networks alike.
     """
 
-    def __init__(self, num_classes=10, patch=4, stride=2, d_model=48, heads=8, layers=4, ff=128,
-                 dropout=0.1, pool="mean", hidden=128, head_dropout=0.0):
+    def __init__(
+        self,
+        num_classes=10,
+        patch=4,
+        stride=2,
+        d_model=48,
+        heads=8,
+        layers=4,
+        ff=128,
+        dropout=0.1,
+        pool="mean",
+        hidden=128,
+        head_dropout=0.0,
+    ):
         super().__init__()
         _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool)
         _check_head(num_classes, hidden, head_dropout)
         self.patch, self.stride, self.pool, self.heads = patch, stride, pool, heads
-        self.side = (IMAGE_SIZE - patch) // stride + 1  # tokens per row; a stride that does not divide drops the rest
-        self.patch_embed = nn.Linear(patch * patch, d_model)  # the same linear layer for every patch
+        self.side = (
+            IMAGE_SIZE - patch
+        ) // stride + 1  # tokens per row; a stride that does not divide drops the rest
+        self.patch_embed = nn.Linear(
+            patch * patch, d_model
+        )  # the same linear layer for every patch
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pool == "cls" else None
-        n_tokens = self.side ** 2 + (pool == "cls")
+        n_tokens = self.side**2 + (pool == "cls")
         self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, d_model) * 0.02)
         self.pos_dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout, activation="gelu", batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         # enable_nested_tensor only speeds up padded batches, which images never are (and it refuses pre-norm).
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
@@ -119,8 +137,12 @@ class NetTransformer(nn.Module):
     def embed_patches(self, x):
         """(B, 1, 28, 28) -> (B, side*side, d_model): each patch through the one linear layer."""
         # Tensor.unfold makes strided views (copied once by reshape): measured 40x faster on a CPU than F.unfold.
-        patches = x.unfold(2, self.patch, self.stride).unfold(3, self.patch, self.stride)  # (B, 1, side, side, p, p)
-        return self.patch_embed(patches.reshape(len(x), self.side ** 2, self.patch ** 2))  # (B, side*side, d_model)
+        patches = x.unfold(2, self.patch, self.stride).unfold(
+            3, self.patch, self.stride
+        )  # (B, 1, side, side, p, p)
+        return self.patch_embed(
+            patches.reshape(len(x), self.side**2, self.patch**2)
+        )  # (B, side*side, d_model)
 
     def tokens(self, x, embedded=None):
         """(B, 1, 28, 28) -> (B, tokens, d_model): embedded patches (CLS first with pool='cls') plus positions.
@@ -159,7 +181,9 @@ class NetTransformer(nn.Module):
         return out, {"patches": patches, "encoder": grid}
 
     def _as_map(self, t):
-        return t.transpose(1, 2).reshape(len(t), -1, self.side, self.side)  # (B, side*side, d) -> (B, d, side, side)
+        return t.transpose(1, 2).reshape(
+            len(t), -1, self.side, self.side
+        )  # (B, side*side, d) -> (B, d, side, side)
 
     @staticmethod
     def _as_tokens(grid):
@@ -183,10 +207,17 @@ class NetTransformer(nn.Module):
     def config(self):
         layer = self.encoder.layers[0]
         return {
-            "num_classes": self.fc2.out_features, "patch": self.patch, "stride": self.stride,
-            "d_model": self.patch_embed.out_features, "heads": self.heads, "layers": len(self.encoder.layers),
-            "ff": layer.linear1.out_features, "dropout": self.pos_dropout.p, "pool": self.pool,
-            "hidden": self.fc1.out_features, "head_dropout": self.head_dropout.p,
+            "num_classes": self.fc2.out_features,
+            "patch": self.patch,
+            "stride": self.stride,
+            "d_model": self.patch_embed.out_features,
+            "heads": self.heads,
+            "layers": len(self.encoder.layers),
+            "ff": layer.linear1.out_features,
+            "dropout": self.pos_dropout.p,
+            "pool": self.pool,
+            "hidden": self.fc1.out_features,
+            "head_dropout": self.head_dropout.p,
         }
 
     def map_geometry(self, name):
@@ -197,13 +228,17 @@ class NetTransformer(nn.Module):
 def _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool):
     """ConfigError, in one line, for transformer settings that cannot build a network."""
     if not 1 <= patch <= IMAGE_SIZE:
-        raise ConfigError(f"patch must be 1 to {IMAGE_SIZE} pixels (the image is {IMAGE_SIZE}x{IMAGE_SIZE}), got {patch}")
+        raise ConfigError(
+            f"patch must be 1 to {IMAGE_SIZE} pixels (the image is {IMAGE_SIZE}x{IMAGE_SIZE}), got {patch}"
+        )
     if not 1 <= stride <= IMAGE_SIZE:
         raise ConfigError(f"stride must be 1 to {IMAGE_SIZE} pixels, got {stride}")
     if min(d_model, heads, layers, ff) < 1:
         raise ConfigError("d_model, heads, layers and ff must be positive")
     if d_model % heads:
-        raise ConfigError(f"d_model ({d_model}) must be divisible by heads ({heads}): each head gets d_model/heads")
+        raise ConfigError(
+            f"d_model ({d_model}) must be divisible by heads ({heads}): each head gets d_model/heads"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
     if pool not in ("mean", "cls"):
@@ -231,8 +266,11 @@ def layer_table(model):
         return _transformer_table(model.config(), model.side)
     shapes, hooks = {}, []
     for name, module in model.named_children():
-        hooks.append(module.register_forward_hook(
-            lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:]))))
+        hooks.append(
+            module.register_forward_hook(
+                lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:]))
+            )
+        )
     was_training = model.training
     model.eval()
     with torch.inference_mode():
@@ -244,12 +282,16 @@ def layer_table(model):
         "conv": lambda m: f"{m.out_channels} filters {m.kernel_size[0]}x{m.kernel_size[1]}",
         "pool": lambda m: f"max {m.kernel_size}x{m.kernel_size} + ReLU",
         "drop": lambda m: f"Dropout2d p={m.p:g}",
-        "fc": lambda m: f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m is not last else ""),
+        "fc": lambda m: (
+            f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m is not last else "")
+        ),
     }
     last = list(model.children())[-1]  # the output layer: log-softmax instead of ReLU
     layers = [("input", "grey image", (1, 28, 28))]
     for name, module in model.named_children():
-        detail = next((f(module) for k, f in details.items() if name.startswith(k)), type(module).__name__)
+        detail = next(
+            (f(module) for k, f in details.items() if name.startswith(k)), type(module).__name__
+        )
         layers.append((name, detail, shapes[name]))
         if name == "pool2":
             layers.append(("flatten", "", (math.prod(shapes[name]),)))
@@ -262,10 +304,21 @@ def _transformer_table(c, side):
     pooled = "CLS token" if c["pool"] == "cls" else "mean of tokens"
     return [
         ("input", "grey image", (1, IMAGE_SIZE, IMAGE_SIZE)),
-        ("patches", f"{c['patch']}x{c['patch']} at stride {c['stride']}", (tokens, c["patch"] ** 2)),
-        ("embed", f"Linear {c['patch'] ** 2} -> {d}\n+ positions", (tokens + (c["pool"] == "cls"), d)),
-        ("encoder", f"{c['layers']} layers, {c['heads']} heads\nff {c['ff']}, GELU, pre-norm",
-         (tokens + (c["pool"] == "cls"), d)),
+        (
+            "patches",
+            f"{c['patch']}x{c['patch']} at stride {c['stride']}",
+            (tokens, c["patch"] ** 2),
+        ),
+        (
+            "embed",
+            f"Linear {c['patch'] ** 2} -> {d}\n+ positions",
+            (tokens + (c["pool"] == "cls"), d),
+        ),
+        (
+            "encoder",
+            f"{c['layers']} layers, {c['heads']} heads\nff {c['ff']}, GELU, pre-norm",
+            (tokens + (c["pool"] == "cls"), d),
+        ),
         ("pool", f"{pooled}\n+ LayerNorm", (d,)),
         ("fc1", f"{d} -> {c['hidden']} + ReLU", (c["hidden"],)),
         ("fc2", f"{c['hidden']} -> {c['num_classes']} + log-softmax", (c["num_classes"],)),
@@ -308,10 +361,17 @@ def _transformer_args(sd):
     side = math.isqrt(sd["pos_embed"].shape[1] - (pool == "cls"))
     stride = next(s for s in range(1, IMAGE_SIZE + 1) if (IMAGE_SIZE - patch) // s + 1 == side)
     layers = len({k.split(".")[2] for k in sd if k.startswith("encoder.layers.")})
-    return {"num_classes": int(sd["fc2.weight"].shape[0]), "patch": patch, "stride": stride,
-            "d_model": int(d_model), "heads": math.gcd(8, int(d_model)), "layers": layers,
-            "ff": int(sd["encoder.layers.0.linear1.weight"].shape[0]), "pool": pool,
-            "hidden": int(sd["fc1.weight"].shape[0])}
+    return {
+        "num_classes": int(sd["fc2.weight"].shape[0]),
+        "patch": patch,
+        "stride": stride,
+        "d_model": int(d_model),
+        "heads": math.gcd(8, int(d_model)),
+        "layers": layers,
+        "ff": int(sd["encoder.layers.0.linear1.weight"].shape[0]),
+        "pool": pool,
+        "hidden": int(sd["fc1.weight"].shape[0]),
+    }
 
 
 def _args_from_state_dict(sd):
@@ -330,11 +390,19 @@ def _read(path):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling refused, truncated file, not a zip, ...
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable weights-only checkpoint ({reason[:120]})") from e
+        raise CheckpointError(
+            f"{path} is not a readable weights-only checkpoint ({reason[:120]})"
+        ) from e
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} is not a checkpoint (it holds a {type(ckpt).__name__})")
     if "state_dict" not in ckpt:  # a bare state_dict
-        ckpt = {"format": 0, "arch": None, "model_args": None, "class_names": None, "state_dict": ckpt}
+        ckpt = {
+            "format": 0,
+            "arch": None,
+            "model_args": None,
+            "class_names": None,
+            "state_dict": ckpt,
+        }
     return ckpt
 
 
@@ -349,29 +417,40 @@ def load_checkpoint(path, num_classes=None, map_location="cpu", made_by="task1_t
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no model at {path}: run `python {made_by}` first, or pass --model FILE")
+        raise CheckpointError(
+            f"no model at {path}: run `python {made_by}` first, or pass --model FILE"
+        )
     ckpt = _read(path)
     sd = ckpt["state_dict"]
     try:
-        arch, args = (ckpt.get("arch") or "cnn", ckpt["model_args"]) if ckpt.get("model_args") \
+        arch, args = (
+            (ckpt.get("arch") or "cnn", ckpt["model_args"])
+            if ckpt.get("model_args")
             else _args_from_state_dict(sd)
+        )
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
     if arch not in ARCHITECTURES:
-        raise CheckpointError(f"{path} holds a {arch!r} network; this version knows {', '.join(ARCHITECTURES)}")
+        raise CheckpointError(
+            f"{path} holds a {arch!r} network; this version knows {', '.join(ARCHITECTURES)}"
+        )
     if num_classes is not None and args["num_classes"] != num_classes:
         raise CheckpointError(
             f"{path} has {args['num_classes']} output classes, expected {num_classes}: "
-            "is it the model of another task?")
+            "is it the model of another task?"
+        )
     try:
         model = ARCHITECTURES[arch](**args)
     except (TypeError, ConfigError) as e:
-        raise CheckpointError(f"{path} records settings this version cannot build ({first_line(e)})") from None
+        raise CheckpointError(
+            f"{path} records settings this version cannot build ({first_line(e)})"
+        ) from None
     try:
         model.load_state_dict(sd)
     except (RuntimeError, TypeError) as e:
-        raise CheckpointError(f"{path} holds weights of another architecture than models.{type(model).__name__}") \
-            from e
+        raise CheckpointError(
+            f"{path} holds weights of another architecture than models.{type(model).__name__}"
+        ) from e
     model.to(map_location).eval()
     ckpt.update(arch=arch, model_args=args)
     return model, ckpt

@@ -19,6 +19,7 @@ Back to back (phase 3), 8 clients keep both cores busy and a request mostly wait
     python benchmarks/bench_demo.py                    # about 3 minutes
     python benchmarks/bench_demo.py --seconds 10 --baseline-seconds 5 --sequential 50   # a quick look
 """
+
 import argparse
 import http.client
 import io
@@ -34,13 +35,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import demo  # noqa: E402
-import demo_models  # noqa: E402
-from handwriting import DIGITS  # noqa: E402
-from models import Net, save_checkpoint  # noqa: E402
-from paths import MNIST_MODEL  # noqa: E402
+import demo
+from models import Net, save_checkpoint
+from recognition import demo_models
+from recognition.paths import MNIST_MODEL, ROOT
+from tools.handwriting import DIGITS
 
 TARGET_MEDIAN_MS, TARGET_P95_MS = 30.0, 100.0
 PAD, PEN = 280, 18  # the page's pad and pen width, in pixels (web/demo.js)
@@ -74,7 +73,12 @@ def drawings():
         img = Image.new("RGBA", (PAD, PAD), "white")
         draw = ImageDraw.Draw(img)
         for stroke in strokes:  # the unit box -> the middle of the pad, as a person draws
-            draw.line([(40 + 200 * x, 40 + 200 * y) for x, y in stroke], fill="black", width=PEN, joint="curve")
+            draw.line(
+                [(40 + 200 * x, 40 + 200 * y) for x, y in stroke],
+                fill="black",
+                width=PEN,
+                joint="curve",
+            )
         buf = io.BytesIO()
         img.save(buf, "PNG")
         pngs.append(buf.getvalue())
@@ -83,7 +87,9 @@ def drawings():
 
 def start(command):
     """Start a server subprocess; return (process, port) once it says where it listens."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+    )
     for line in proc.stdout:
         if line.startswith("serving "):
             return proc, int(line.split()[1].rstrip("/").rsplit(":", 1)[1])
@@ -92,7 +98,11 @@ def start(command):
 
 def server_timing(header):
     """'total;dur=9.1, read;dur=0.1, ...' -> {'total': 9.1, 'read': 0.1, ...} (ms)."""
-    return {name: float(dur) for name, _, dur in (part.strip().partition(";dur=") for part in header.split(",")) if dur}
+    return {
+        name: float(dur)
+        for name, _, dur in (part.strip().partition(";dur=") for part in header.split(","))
+        if dur
+    }
 
 
 def client(port, images, deadline, budget, out, pause):
@@ -103,7 +113,12 @@ def client(port, images, deadline, budget, out, pause):
     while time.perf_counter() < deadline and budget.acquire(blocking=False):
         t0 = time.perf_counter()
         try:
-            conn.request("POST", "/api/predict", body=images[k % len(images)], headers={"Content-Type": "image/png"})
+            conn.request(
+                "POST",
+                "/api/predict",
+                body=images[k % len(images)],
+                headers={"Content-Type": "image/png"},
+            )
             r = conn.getresponse()
             r.read()
             timing = server_timing(r.getheader("Server-Timing", ""))
@@ -122,8 +137,12 @@ def load(port, images, clients, seconds, max_requests, pause=0.0):
     """Run `clients` client threads for `seconds`; return [(ok, {stage: server ms}, round-trip ms)]."""
     out, budget = [], threading.Semaphore(max_requests)
     deadline = time.perf_counter() + seconds
-    threads = [threading.Thread(target=client, args=(port, images[k:] + images[:k], deadline, budget, out, pause))
-               for k in range(clients)]
+    threads = [
+        threading.Thread(
+            target=client, args=(port, images[k:] + images[:k], deadline, budget, out, pause)
+        )
+        for k in range(clients)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -137,13 +156,21 @@ def summary(name, results, seconds):
     server = np.array([s["total"] for s in timings])
     trip = np.array([t for ok, _, t in results if ok])
     errors = sum(not ok for ok, _, _ in results)
-    med, p95 = (np.median(server), np.percentile(server, 95)) if len(server) else (float("nan"),) * 2
-    print(f"  {name:<34} {len(results):>6} requests ({len(results) / seconds:6.1f}/s), {errors} errors; "
-          f"server median {med:6.1f} ms, p95 {p95:6.1f} ms; round trip median {np.median(trip):6.1f} ms")
+    med, p95 = (
+        (np.median(server), np.percentile(server, 95)) if len(server) else (float("nan"),) * 2
+    )
+    print(
+        f"  {name:<34} {len(results):>6} requests ({len(results) / seconds:6.1f}/s), {errors} errors; "
+        f"server median {med:6.1f} ms, p95 {p95:6.1f} ms; round trip median {np.median(trip):6.1f} ms"
+    )
     stages = [k for k in timings[0] if k != "total"] if timings else []
     if stages:
-        print(f"  {'':<34} server stages, median: " +
-              ", ".join(f"{k} {np.median([s.get(k, np.nan) for s in timings]):.2f} ms" for k in stages))
+        print(
+            f"  {'':<34} server stages, median: "
+            + ", ".join(
+                f"{k} {np.median([s.get(k, np.nan) for s in timings]):.2f} ms" for k in stages
+            )
+        )
     return med, p95, errors
 
 
@@ -157,9 +184,18 @@ def measure(label, command, images, args, seconds, stress=0.0):
         alone = load(port, images, 1, seconds, args.sequential)
         one = summary(f"1 client, {args.sequential} in a row", alone, time.perf_counter() - t0)
         busy = load(port, images, args.clients, seconds, args.max_requests, args.pause)
-        many = summary(f"{args.clients} clients, {args.pause:g} s pauses, {seconds:g} s", busy, seconds)
-        hard = summary(f"{args.clients} clients back to back, {stress:g} s",
-                       load(port, images, args.clients, stress, args.max_requests), stress) if stress else None
+        many = summary(
+            f"{args.clients} clients, {args.pause:g} s pauses, {seconds:g} s", busy, seconds
+        )
+        hard = (
+            summary(
+                f"{args.clients} clients back to back, {stress:g} s",
+                load(port, images, args.clients, stress, args.max_requests),
+                stress,
+            )
+            if stress
+            else None
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -167,21 +203,53 @@ def measure(label, command, images, args, seconds, stress=0.0):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=None,
-                   help="checkpoint to serve (default: outputs/task1/model.pth if there, else an untrained Net: "
-                        "the time does not depend on the weights)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="checkpoint to serve (default: outputs/task1/model.pth if there, else an untrained Net: "
+        "the time does not depend on the weights)",
+    )
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (default: 8)")
-    p.add_argument("--seconds", type=float, default=60, help="seconds of the concurrent phase (default: 60)")
-    p.add_argument("--baseline-seconds", type=float, default=20,
-                   help="seconds of the baseline's concurrent phase (default: 20)")
-    p.add_argument("--pause", type=float, default=0.25,
-                   help="seconds a client waits after an answer, as a person drawing the next stroke (default: 0.25)")
-    p.add_argument("--stress-seconds", type=float, default=30,
-                   help="seconds of ours with no pauses, 0 to skip (default: 30)")
-    p.add_argument("--sequential", type=int, default=200, help="predictions of the one-client phase (default: 200)")
-    p.add_argument("--max-requests", type=int, default=50000, help="at most this many per phase (default: 50000)")
-    p.add_argument("--serve-baseline", type=Path, default=None, help=argparse.SUPPRESS)  # the baseline's child
+    p.add_argument(
+        "--seconds", type=float, default=60, help="seconds of the concurrent phase (default: 60)"
+    )
+    p.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=20,
+        help="seconds of the baseline's concurrent phase (default: 20)",
+    )
+    p.add_argument(
+        "--pause",
+        type=float,
+        default=0.25,
+        help="seconds a client waits after an answer, as a person drawing the next stroke (default: 0.25)",
+    )
+    p.add_argument(
+        "--stress-seconds",
+        type=float,
+        default=30,
+        help="seconds of ours with no pauses, 0 to skip (default: 30)",
+    )
+    p.add_argument(
+        "--sequential",
+        type=int,
+        default=200,
+        help="predictions of the one-client phase (default: 200)",
+    )
+    p.add_argument(
+        "--max-requests",
+        type=int,
+        default=50000,
+        help="at most this many per phase (default: 50000)",
+    )
+    p.add_argument(
+        "--serve-baseline", type=Path, default=None, help=argparse.SUPPRESS
+    )  # the baseline's child
     args = p.parse_args()
     if args.serve_baseline:
         return serve_baseline(args.serve_baseline)
@@ -192,25 +260,45 @@ def main():
         if model:
             shutil.copy(model, Path(tmp) / "task1" / "model.pth")
         else:
-            save_checkpoint(Net(), Path(tmp) / "task1" / "model.pth", class_names=[str(d) for d in range(10)])
+            save_checkpoint(
+                Net(), Path(tmp) / "task1" / "model.pth", class_names=[str(d) for d in range(10)]
+            )
         print(f"model: {model or 'an untrained Net'}")
         images = drawings()
-        ours = measure("ours (models loaded once)", [sys.executable, "demo.py", "--models-dir", tmp, "--port", "0"],
-                       images, args, args.seconds, args.stress_seconds)
-        base = measure("baseline (checkpoint reloaded per request)",
-                       [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", tmp], images, args,
-                       args.baseline_seconds)
+        ours = measure(
+            "ours (models loaded once)",
+            [sys.executable, "demo.py", "--models-dir", tmp, "--port", "0"],
+            images,
+            args,
+            args.seconds,
+            args.stress_seconds,
+        )
+        base = measure(
+            "baseline (checkpoint reloaded per request)",
+            [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", tmp],
+            images,
+            args,
+            args.baseline_seconds,
+        )
     (med1, _, errors1), (med, p95, errors), hard = ours
-    print(f"median server time, 1 client: {med1:.1f} ms vs baseline {base[0][0]:.1f} ms "
-          f"({base[0][0] / med1:.1f}x); {args.clients} clients: median {med:.1f} ms vs {base[1][0]:.1f} ms, "
-          f"p95 {p95:.1f} ms vs {base[1][1]:.1f} ms")
+    print(
+        f"median server time, 1 client: {med1:.1f} ms vs baseline {base[0][0]:.1f} ms "
+        f"({base[0][0] / med1:.1f}x); {args.clients} clients: median {med:.1f} ms vs {base[1][0]:.1f} ms, "
+        f"p95 {p95:.1f} ms vs {base[1][1]:.1f} ms"
+    )
     ok = max(med1, med) <= TARGET_MEDIAN_MS and p95 <= TARGET_P95_MS and errors1 + errors == 0
-    print(f"targets (median <= {TARGET_MEDIAN_MS:g} ms, p95 <= {TARGET_P95_MS:g} ms with {args.clients} clients "
-          f"pausing {args.pause:g} s, no errors): {'met' if ok else 'NOT met'}")
+    print(
+        f"targets (median <= {TARGET_MEDIAN_MS:g} ms, p95 <= {TARGET_P95_MS:g} ms with {args.clients} clients "
+        f"pausing {args.pause:g} s, no errors): {'met' if ok else 'NOT met'}"
+    )
     if hard:
-        ok = hard[1] <= TARGET_P95_MS and hard[2] == 0  # the median includes the wait for the requests before
-        print(f"{args.clients} clients back to back: p95 {hard[1]:.1f} ms <= {TARGET_P95_MS:g} ms, no errors: "
-              f"{'met' if ok else 'NOT met'}")
+        ok = (
+            hard[1] <= TARGET_P95_MS and hard[2] == 0
+        )  # the median includes the wait for the requests before
+        print(
+            f"{args.clients} clients back to back: p95 {hard[1]:.1f} ms <= {TARGET_P95_MS:g} ms, no errors: "
+            f"{'met' if ok else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

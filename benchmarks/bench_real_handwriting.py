@@ -13,24 +13,21 @@ DIR/greek and the training folder.  Goals: >= 95 %, >= 90 %, >= 85 %; digits >= 
 DIR (--real-dir) defaults to $REAL_HANDWRITING, else ../shared/real_handwriting beside the
 repository; it is only read, never copied or trained on.
 """
+
 import statistics
-import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import classify  # noqa: E402
-import cli  # noqa: E402
-import letters  # noqa: E402
-import task3_greek  # noqa: E402
-import training  # noqa: E402
-from errors import DataError  # noqa: E402
-from models import load_checkpoint  # noqa: E402
-from paths import DATA_DIR, MNIST_MODEL, REAL_DIR  # noqa: E402
+import task3_greek
+from models import load_checkpoint
+from recognition import classify, cli, letters, training
+from recognition.errors import DataError
+from recognition.paths import DATA_DIR, MNIST_MODEL, REAL_DIR, ROOT
 
-LETTER_SETS = {"alpha/beta/gamma": ["alpha", "beta", "gamma"],
-               "alpha..epsilon": ["alpha", "beta", "gamma", "delta", "epsilon"]}
+LETTER_SETS = {
+    "alpha/beta/gamma": ["alpha", "beta", "gamma"],
+    "alpha..epsilon": ["alpha", "beta", "gamma", "delta", "epsilon"],
+}
 SEEDS = 5
 TOP_CONFUSIONS = 5
 DIGITS = [str(d) for d in range(10)]
@@ -38,29 +35,65 @@ DIGITS = [str(d) for d in range(10)]
 
 def parse_args(argv=None):
     p = cli.parser(__doc__, None)
-    p.add_argument("--real-dir", type=cli.folder, default=REAL_DIR,
-                   help="real handwriting: greek/<letter>/ and digits/ (default: $REAL_HANDWRITING or "
-                        "../shared/real_handwriting)")
-    p.add_argument("--model", type=Path, default=MNIST_MODEL, help="Task 1's model (default: outputs/task1/model.pth)")
-    p.add_argument("--train-dir", type=cli.folder, default=DATA_DIR / "greek_hands_train",
-                   help="the letters the head learns from (default: data/greek_hands_train/)")
-    p.add_argument("--pipeline", nargs="+", choices=letters.PIPELINES, default=[letters.PIPELINES[0]],
-                   help=f"letter pipeline(s) to measure (default: {letters.PIPELINES[0]})")
-    p.add_argument("--seeds", type=cli.positive_int, default=SEEDS, help=f"seeds per letter set (default: {SEEDS})")
+    p.add_argument(
+        "--real-dir",
+        type=cli.folder,
+        default=REAL_DIR,
+        help="real handwriting: greek/<letter>/ and digits/ (default: $REAL_HANDWRITING or "
+        "../shared/real_handwriting)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=MNIST_MODEL,
+        help="Task 1's model (default: outputs/task1/model.pth)",
+    )
+    p.add_argument(
+        "--train-dir",
+        type=cli.folder,
+        default=DATA_DIR / "greek_hands_train",
+        help="the letters the head learns from (default: data/greek_hands_train/)",
+    )
+    p.add_argument(
+        "--pipeline",
+        nargs="+",
+        choices=letters.PIPELINES,
+        default=[letters.PIPELINES[0]],
+        help=f"letter pipeline(s) to measure (default: {letters.PIPELINES[0]})",
+    )
+    p.add_argument(
+        "--seeds",
+        type=cli.positive_int,
+        default=SEEDS,
+        help=f"seeds per letter set (default: {SEEDS})",
+    )
     return p.parse_args(argv)
 
 
 def letter_sets(train_dir, real_greek):
     """The letter sets to measure: the fixed ones, and all letters present in both folders."""
-    present = sorted(set(letters.letter_classes(train_dir)) & set(letters.letter_classes(real_greek)))
+    present = sorted(
+        set(letters.letter_classes(train_dir)) & set(letters.letter_classes(real_greek))
+    )
     return {**LETTER_SETS, f"all {len(present)} present": present}
 
 
 def head_args(args, pipeline):
     """Task 3's own settings (recipe, epochs, frozen layers) for this model and pipeline."""
-    return task3_greek.settings(task3_greek.parse_args(
-        ["--model", str(args.model), "--pipeline", pipeline, "--train-dir", str(args.train_dir),
-         "--out-dir", str(ROOT / "outputs" / "bench_real_handwriting")]))
+    return task3_greek.settings(
+        task3_greek.parse_args(
+            [
+                "--model",
+                str(args.model),
+                "--pipeline",
+                pipeline,
+                "--train-dir",
+                str(args.train_dir),
+                "--out-dir",
+                str(ROOT / "outputs" / "bench_real_handwriting"),
+            ]
+        )
+    )
 
 
 def subset(data, all_classes, classes, device):
@@ -77,8 +110,9 @@ def measure_set(t3, device, classes, train, real, seeds):
     accuracies, per_letter, confusions = [], {c: [] for c in classes}, Counter()
     truth = real[1].cpu().tolist()
     for seed in seeds:
-        model, _ = task3_greek.train_head(t3, device, len(classes), train, real, seed, eval_epochs=[],
-                                          eval_train=False)
+        model, _ = task3_greek.train_head(
+            t3, device, len(classes), train, real, seed, eval_epochs=[], eval_train=False
+        )
         pred = training.predict(model, real[0]).argmax(1).cpu().tolist()
         accuracies.append(sum(p == t for p, t in zip(pred, truth)) / len(truth))
         for k, c in enumerate(classes):
@@ -91,46 +125,76 @@ def measure_set(t3, device, classes, train, real, seeds):
 def report_set(name, accuracies, per_letter, confusions, n, seeds):
     """Print one letter set's lines."""
     sd = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-    print(f"{name}: {100 * statistics.mean(accuracies):.1f} % +- {100 * sd:.1f} on {n} real letters "
-          f"({len(seeds)} seeds: {', '.join(f'{100 * a:.1f}' for a in accuracies)})")
-    print("  per letter: " + ", ".join(f"{c} {100 * statistics.mean(v):.0f} %" for c, v in per_letter.items()))
+    print(
+        f"{name}: {100 * statistics.mean(accuracies):.1f} % +- {100 * sd:.1f} on {n} real letters "
+        f"({len(seeds)} seeds: {', '.join(f'{100 * a:.1f}' for a in accuracies)})"
+    )
+    print(
+        "  per letter: "
+        + ", ".join(f"{c} {100 * statistics.mean(v):.0f} %" for c, v in per_letter.items())
+    )
     common = confusions.most_common(TOP_CONFUSIONS)
-    print("  most common confusions (over all seeds): " +
-          (", ".join(f"{t} read as {p} x{k}" for (t, p), k in common) if common else "none"))
+    print(
+        "  most common confusions (over all seeds): "
+        + (", ".join(f"{t} read as {p} x{k}" for (t, p), k in common) if common else "none")
+    )
 
 
 def measure_digits(args, device):
     """Task 1's model on DIR/digits through the photo pipeline: (correct, labelled)."""
     model, _ = load_checkpoint(args.model, num_classes=10)
     model = training.prepare(model, device)
-    results, _, _ = classify.classify_folder(model, args.real_dir / "digits", classify.photo_input, DIGITS)
+    results, _, _ = classify.classify_folder(
+        model, args.real_dir / "digits", classify.photo_input, DIGITS
+    )
     known = [r for r in results if r["label"] is not None]
-    wrong = [f"{r['file']} read as {r['prediction']}" for r in known if r["label"] != r["prediction"]]
+    wrong = [
+        f"{r['file']} read as {r['prediction']}" for r in known if r["label"] != r["prediction"]
+    ]
     return sum(r["label"] == r["prediction"] for r in known), len(known), wrong
 
 
 def main(argv=None):
     args = parse_args(argv)
     device = cli.device(args.device)
-    load_checkpoint(args.model, num_classes=10)  # a missing or wrong model fails now, before any work
+    load_checkpoint(
+        args.model, num_classes=10
+    )  # a missing or wrong model fails now, before any work
     real_greek = args.real_dir / "greek"
     seeds = list(range(args.seed, args.seed + args.seeds))
     for pipeline in args.pipeline:
         t3 = head_args(args, pipeline)
-        print(f"== {pipeline} pipeline, head trained on {t3.train_dir}, {t3.epochs[0]} epochs, seeds {seeds}")
+        print(
+            f"== {pipeline} pipeline, head trained on {t3.train_dir}, {t3.epochs[0]} epochs, seeds {seeds}"
+        )
         sets = letter_sets(args.train_dir, real_greek)
         every = sorted({c for classes in sets.values() for c in classes})
         # Each image is read once per pipeline; the letter sets are subsets of these tensors.
         train = letters.load_letter_folder(t3.train_dir, every, pipeline)[:2]
         real = letters.load_letter_folder(real_greek, every, pipeline)[:2]
         for name, classes in sets.items():
-            report_set(name, *measure_set(t3, device, classes, subset(train, every, classes, device),
-                                          subset(real, every, classes, device), seeds), seeds)
+            report_set(
+                name,
+                *measure_set(
+                    t3,
+                    device,
+                    classes,
+                    subset(train, every, classes, device),
+                    subset(real, every, classes, device),
+                    seeds,
+                ),
+                seeds,
+            )
     if (args.real_dir / "digits").is_dir():
         correct, n, wrong = measure_digits(args, device)
-        print(f"digits (Task 1 model, photo pipeline): {correct}/{n}" + (f"; wrong: {', '.join(wrong)}" if wrong else ""))
+        print(
+            f"digits (Task 1 model, photo pipeline): {correct}/{n}"
+            + (f"; wrong: {', '.join(wrong)}" if wrong else "")
+        )
     else:
-        raise DataError(f"no folder {args.real_dir / 'digits'}: the real set should hold digits/ and greek/")
+        raise DataError(
+            f"no folder {args.real_dir / 'digits'}: the real set should hold digits/ and greek/"
+        )
 
 
 if __name__ == "__main__":

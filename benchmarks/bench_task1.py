@@ -14,6 +14,7 @@ Prints, with the ratio of each against the baseline:
     python benchmarks/bench_task1.py                 # ~3 minutes on a 2-core CPU
     python benchmarks/bench_task1.py --canonical-epochs 1   # time 1 canonical epoch, x5 for the run
 """
+
 import argparse
 import subprocess
 import sys
@@ -23,15 +24,12 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import datasets  # noqa: E402
-import training  # noqa: E402
-from download import provision  # noqa: E402
-from paths import DATA_DIR  # noqa: E402
-from recipes import RECIPES  # noqa: E402
-from benchmarks.canonical import canonical_epochs  # noqa: E402
-from models import Net  # noqa: E402
+from benchmarks.canonical import canonical_epochs
+from models import Net
+from recognition import datasets, training
+from recognition.download import provision
+from recognition.paths import DATA_DIR, ROOT
+from recognition.recipes import RECIPES
 
 
 def our_epochs(data_dir, epochs, seed=1):
@@ -41,8 +39,16 @@ def our_epochs(data_dir, epochs, seed=1):
     xt, yt = datasets.load_split("MNIST", False, data_dir)
     train, test = (datasets.normalize(x, "MNIST"), y), (datasets.normalize(xt, "MNIST"), yt)
     model = training.prepare(Net(), torch.device("cpu"))
-    history = training.fit(model, train, test, RECIPES["report"], epochs, g, eval_epochs=range(1, epochs + 1),
-                           eval_train=False)
+    history = training.fit(
+        model,
+        train,
+        test,
+        RECIPES["report"],
+        epochs,
+        g,
+        eval_epochs=range(1, epochs + 1),
+        eval_train=False,
+    )
     ends = [0.0] + [e["elapsed_seconds"] for e in history["epochs"]]
     return [b - a for a, b in zip(ends, ends[1:])], history["epochs"][-1]["test_accuracy"]
 
@@ -51,8 +57,19 @@ def whole_run(data_dir, extra=()):
     """Seconds of one `task1_train_mnist.py` run, process start to exit."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "task1_train_mnist.py"), "--data-dir", str(data_dir),
-                        "--out-dir", tmp, *extra], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "task1_train_mnist.py"),
+                "--data-dir",
+                str(data_dir),
+                "--out-dir",
+                tmp,
+                *extra,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return time.perf_counter() - t0
 
 
@@ -63,16 +80,28 @@ def warn_if_busy():
     except (OSError, ValueError):
         return
     if load > 0.5:
-        print(f"warning: load average {load:.1f}: other processes share the cores, so these timings are not "
-              "those of an idle machine")
+        print(
+            f"warning: load average {load:.1f}: other processes share the cores, so these timings are not "
+            "those of an idle machine"
+        )
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR, help="dataset folder (default: data/)")
-    p.add_argument("--canonical-epochs", type=int, default=5,
-                   help="canonical epochs to time; fewer are scaled up to 5 (default: 5)")
-    p.add_argument("--our-epochs", type=int, default=2, help="epochs of ours to time per epoch (default: 2)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help="dataset folder (default: data/)"
+    )
+    p.add_argument(
+        "--canonical-epochs",
+        type=int,
+        default=5,
+        help="canonical epochs to time; fewer are scaled up to 5 (default: 5)",
+    )
+    p.add_argument(
+        "--our-epochs", type=int, default=2, help="epochs of ours to time per epoch (default: 2)"
+    )
     args = p.parse_args()
     provision("MNIST", args.data_dir)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -85,17 +114,27 @@ def main():
 
     ours_epoch, can_epoch = sum(ours) / len(ours), sum(can) / len(can)
     can_five = sum(can) * 5 / len(can)
-    print(f"canonical pipeline: {can_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in can)}; "
-          f"test acc after {len(can)} epoch(s) {can_acc:.4f})")
-    print(f"ours              : {ours_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in ours)}; "
-          f"test acc after {len(ours)} epoch(s) {our_acc:.4f})")
+    print(
+        f"canonical pipeline: {can_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in can)}; "
+        f"test acc after {len(can)} epoch(s) {can_acc:.4f})"
+    )
+    print(
+        f"ours              : {ours_epoch:6.2f} s/epoch  ({', '.join(f'{t:.2f}' for t in ours)}; "
+        f"test acc after {len(ours)} epoch(s) {our_acc:.4f})"
+    )
     r1, r2 = can_epoch / ours_epoch, can_five / run
-    print(f"per epoch (train + test eval): {r1:.2f}x faster  (target >= 2.8x: {'met' if r1 >= 2.8 else 'NOT met'})")
-    print(f"whole task1 run {run:.1f} s vs canonical 5 epochs {can_five:.1f} s"
-          f"{' (extrapolated)' if len(can) != 5 else ''}: {r2:.2f}x faster  "
-          f"(target >= 2.2x: {'met' if r2 >= 2.2 else 'NOT met'})")
-    print(f"the same run with the default t-SNE embedding map (beyond the report): {with_map:.1f} s, "
-          f"{can_five / with_map:.2f}x")
+    print(
+        f"per epoch (train + test eval): {r1:.2f}x faster  (target >= 2.8x: {'met' if r1 >= 2.8 else 'NOT met'})"
+    )
+    print(
+        f"whole task1 run {run:.1f} s vs canonical 5 epochs {can_five:.1f} s"
+        f"{' (extrapolated)' if len(can) != 5 else ''}: {r2:.2f}x faster  "
+        f"(target >= 2.2x: {'met' if r2 >= 2.2 else 'NOT met'})"
+    )
+    print(
+        f"the same run with the default t-SNE embedding map (beyond the report): {with_map:.1f} s, "
+        f"{can_five / with_map:.2f}x"
+    )
 
 
 if __name__ == "__main__":

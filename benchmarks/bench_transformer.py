@@ -20,6 +20,7 @@ epochs, training time, wall time and parameters, with the goals: the fast transf
 
 Timings depend on what else the machine runs: say so when you report them.
 """
+
 import argparse
 import contextlib
 import json
@@ -33,17 +34,22 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import datasets  # noqa: E402
-import recipes  # noqa: E402
-import task1_train_mnist as task1  # noqa: E402
-from benchmarks.bench_task1 import warn_if_busy  # noqa: E402
-from models import NetTransformer, parameter_count  # noqa: E402
-from paths import DATA_DIR  # noqa: E402
+import task1_train_mnist as task1
+from benchmarks.bench_task1 import warn_if_busy
+from models import NetTransformer, parameter_count
+from recognition import datasets, recipes
+from recognition.paths import DATA_DIR, ROOT
 
-TEMPLATE = {k: v for k, v in task1.DEFAULTS["template"].items() if k in task1.TRANSFORMER_SHAPE + ["dropout"]}
-FAST = {k: v for k, v in task1.DEFAULTS["transformer"].items() if k in task1.TRANSFORMER_SHAPE + ["dropout"]}
+TEMPLATE = {
+    k: v
+    for k, v in task1.DEFAULTS["template"].items()
+    if k in task1.TRANSFORMER_SHAPE + ["dropout"]
+}
+FAST = {
+    k: v
+    for k, v in task1.DEFAULTS["transformer"].items()
+    if k in task1.TRANSFORMER_SHAPE + ["dropout"]
+}
 FAST_BATCH = recipes.RECIPES["transformer-fast"].batch_size
 GOAL_ACCURACY, GOAL_SECONDS, TEMPLATE_GOAL = 0.99, 600.0, 0.985
 
@@ -81,31 +87,54 @@ def step_seconds(shape, batch, kernel, x, y, steps):
             optimizer.zero_grad(set_to_none=True)
             F.nll_loss(model(x[idx]), y[idx]).backward()
             optimizer.step()
-    return (time.perf_counter() - t0) / steps, parameter_count(model), model.side ** 2
+    return (time.perf_counter() - t0) / steps, parameter_count(model), model.side**2
 
 
 def speed_table(data_dir, steps):
     """Part 1: print and return a row per setting, with its speed-up over the template's epoch."""
     u8, y = datasets.load_split("MNIST", True, data_dir, limit=4096)
     x = datasets.normalize(u8, "MNIST")
-    print(f"{'setting':38s} {'tokens':>6s} {'params':>8s} {'batch':>5s} {'ms/step':>8s} {'s/epoch':>8s} {'speed-up':>8s}")
+    print(
+        f"{'setting':38s} {'tokens':>6s} {'params':>8s} {'batch':>5s} {'ms/step':>8s} {'s/epoch':>8s} {'speed-up':>8s}"
+    )
     rows, base = [], None
     for label, shape, batch, kernel in ROWS:
         seconds, params, tokens = step_seconds(shape, batch, kernel, x, y, steps)
         epoch = seconds * 60000 / batch
         base = base or epoch
-        rows.append({"setting": label, "tokens": tokens, "parameters": params, "batch": batch,
-                     "ms_per_step": 1000 * seconds, "epoch_seconds": epoch, "speedup": base / epoch})
-        print(f"{label:38s} {tokens:6d} {params:8,d} {batch:5d} {1000 * seconds:8.1f} {epoch:8.1f} "
-              f"{base / epoch:7.1f}x", flush=True)
+        rows.append(
+            {
+                "setting": label,
+                "tokens": tokens,
+                "parameters": params,
+                "batch": batch,
+                "ms_per_step": 1000 * seconds,
+                "epoch_seconds": epoch,
+                "speedup": base / epoch,
+            }
+        )
+        print(
+            f"{label:38s} {tokens:6d} {params:8,d} {batch:5d} {1000 * seconds:8.1f} {epoch:8.1f} "
+            f"{base / epoch:7.1f}x",
+            flush=True,
+        )
     return rows
 
 
 def task1_run(data_dir, flags):
     """Run task1_train_mnist.py with `flags` in a temporary folder; return its metrics.json."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(ROOT / "task1_train_mnist.py"), "--data-dir", str(data_dir), "--out-dir", tmp,
-               "--map-points", "0", *flags]
+        cmd = [
+            sys.executable,
+            str(ROOT / "task1_train_mnist.py"),
+            "--data-dir",
+            str(data_dir),
+            "--out-dir",
+            tmp,
+            "--map-points",
+            "0",
+            *flags,
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         return json.loads((Path(tmp) / "metrics.json").read_text())
 
@@ -114,14 +143,24 @@ def runs(data_dir, template_epochs):
     """Part 2: the CNN, the fast transformer and, for `template_epochs` > 0, the template: whole task1 runs."""
     plans = [("CNN, report recipe", []), ("transformer, fast defaults", ["--arch", "transformer"])]
     if template_epochs:
-        plans.append((f"template ({template_epochs} of 15 epochs)", ["--template", "--epochs", str(template_epochs)]))
-    print(f"\n{'run':34s} {'test acc':>8s} {'epochs':>6s} {'train s':>8s} {'wall s':>7s} {'params':>8s}")
+        plans.append(
+            (
+                f"template ({template_epochs} of 15 epochs)",
+                ["--template", "--epochs", str(template_epochs)],
+            )
+        )
+    print(
+        f"\n{'run':34s} {'test acc':>8s} {'epochs':>6s} {'train s':>8s} {'wall s':>7s} {'params':>8s}"
+    )
     results = []
     for label, flags in plans:
         m = task1_run(data_dir, flags)
         results.append(m)
-        print(f"{label:34s} {100 * m['test_accuracy']:7.2f}% {m['epochs']:6d} {m['train_seconds']:8.1f} "
-              f"{m['wall_time_s']:7.1f} {m['parameters']:8,d}", flush=True)
+        print(
+            f"{label:34s} {100 * m['test_accuracy']:7.2f}% {m['epochs']:6d} {m['train_seconds']:8.1f} "
+            f"{m['wall_time_s']:7.1f} {m['parameters']:8,d}",
+            flush=True,
+        )
     return results
 
 
@@ -129,27 +168,48 @@ def verdict(results, table):
     """Print the goals, whether they were met, and the fast transformer's speed-up over the template's 15 epochs."""
     fast = results[1]
     ok = fast["test_accuracy"] >= GOAL_ACCURACY and fast["train_seconds"] <= GOAL_SECONDS
-    print(f"\nfast transformer: {100 * fast['test_accuracy']:.2f}% in {fast['train_seconds']:.0f} s of training "
-          f"(goal >= {100 * GOAL_ACCURACY:.1f}% in <= {GOAL_SECONDS:.0f} s: {'met' if ok else 'NOT met'})")
+    print(
+        f"\nfast transformer: {100 * fast['test_accuracy']:.2f}% in {fast['train_seconds']:.0f} s of training "
+        f"(goal >= {100 * GOAL_ACCURACY:.1f}% in <= {GOAL_SECONDS:.0f} s: {'met' if ok else 'NOT met'})"
+    )
     if len(results) > 2:
         template = results[2]
-        per_epoch, source = template["train_seconds"] / template["epochs"], f"{template['epochs']} trained"
-        print(f"template: {100 * template['test_accuracy']:.2f}% after {template['epochs']} of 15 epochs "
-              f"(goal after 15: >= {100 * TEMPLATE_GOAL:.1f}%)")
+        per_epoch, source = (
+            template["train_seconds"] / template["epochs"],
+            f"{template['epochs']} trained",
+        )
+        print(
+            f"template: {100 * template['test_accuracy']:.2f}% after {template['epochs']} of 15 epochs "
+            f"(goal after 15: >= {100 * TEMPLATE_GOAL:.1f}%)"
+        )
     else:
         per_epoch, source = table[0]["epoch_seconds"], "the speed table's steps"
-    print(f"template's 15 epochs: {15 * per_epoch:.0f} s ({15 * per_epoch / 3600:.1f} h; from {source}), "
-          f"{15 * per_epoch / fast['train_seconds']:.0f}x the fast transformer's training")
+    print(
+        f"template's 15 epochs: {15 * per_epoch:.0f} s ({15 * per_epoch / 3600:.1f} h; from {source}), "
+        f"{15 * per_epoch / fast['train_seconds']:.0f}x the fast transformer's training"
+    )
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where MNIST is kept (default: data/)")
-    p.add_argument("--steps", type=int, default=10, help="timed training steps per setting (default: 10)")
-    p.add_argument("--table-only", action="store_true", help="only part 1, the speed table (default: off)")
-    p.add_argument("--template-epochs", type=int, default=0,
-                   help="also train the template for its first N of 15 epochs; 15 for all (default: 0, "
-                        "its time from the speed table)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help="where MNIST is kept (default: data/)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=10, help="timed training steps per setting (default: 10)"
+    )
+    p.add_argument(
+        "--table-only", action="store_true", help="only part 1, the speed table (default: off)"
+    )
+    p.add_argument(
+        "--template-epochs",
+        type=int,
+        default=0,
+        help="also train the template for its first N of 15 epochs; 15 for all (default: 0, "
+        "its time from the speed table)",
+    )
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     warn_if_busy()

@@ -1,4 +1,5 @@
 """Shared test helpers and fixtures."""
+
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import torch
 from PIL import Image
 
 from models import Net, NetTransformer, save_checkpoint
-from paths import ROOT
+from recognition.paths import ROOT
 
 GREEK = ["alpha", "beta", "gamma"]  # the classes of the demo's Greek test model
 DIGITS = [str(d) for d in range(10)]
@@ -49,9 +50,15 @@ def demo_models_dir(tmp_path_factory, mnist_checkpoint):
     (root / "task1").mkdir()
     shutil.copy(mnist_checkpoint, root / "task1" / "model.pth")
     torch.manual_seed(3)
-    save_checkpoint(Net(num_classes=len(GREEK)), root / "task3" / "model.pth", class_names=GREEK, task="task3")
+    save_checkpoint(
+        Net(num_classes=len(GREEK)), root / "task3" / "model.pth", class_names=GREEK, task="task3"
+    )
     torch.manual_seed(4)
-    save_checkpoint(NetTransformer(**SMALL_TRANSFORMER), root / "task1_transformer" / "model.pth", class_names=DIGITS)
+    save_checkpoint(
+        NetTransformer(**SMALL_TRANSFORMER),
+        root / "task1_transformer" / "model.pth",
+        class_names=DIGITS,
+    )
     (root / "broken").mkdir()
     (root / "broken" / "model.pth").write_bytes(b"not a checkpoint")
     return root
@@ -59,8 +66,12 @@ def demo_models_dir(tmp_path_factory, mnist_checkpoint):
 
 def start_server(models_dir):
     """demo.py on a free loopback port in a subprocess; returns (process, base URL)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--models-dir", str(models_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "demo.py"), "--models-dir", str(models_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:
         if line.startswith("serving "):
             return proc, line.split()[1]
@@ -70,7 +81,9 @@ def start_server(models_dir):
 
 def call(url, path, data=None, headers=None):
     """(status, JSON answer) of a GET (data None) or a POST of `data`."""
-    req = urllib.request.Request(url + path, data=data, headers=headers or {}, method="GET" if data is None else "POST")
+    req = urllib.request.Request(
+        url + path, data=data, headers=headers or {}, method="GET" if data is None else "POST"
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -83,8 +96,15 @@ def ctrl_c_after_first_run(args, csv_path, cwd=ROOT, wait=120):
     stderr); skip the test if the run finished before it could be interrupted."""
     # A shell's background job (a CI runner's, say) starts with SIGINT ignored, and Python then keeps
     # ignoring it: give the run the default disposition a terminal would.
-    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and proc.poll() is None:
         if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:

@@ -1,21 +1,22 @@
 """classify: a folder of one's own images, predicted and scored, unusable files skipped with a warning."""
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import classify
-import training
-from errors import DataError
-from handwriting import DIGITS, render
 from models import Net
+from recognition import classify, training
+from recognition.errors import DataError
+from tools.handwriting import DIGITS, render
 
 CLASSES = [str(d) for d in range(10)]
 
 
 def to_input(path):
     """A stand-in preprocessing: the image's top-left 28x28 greyscale pixels."""
-    from images import read_gray
+    from recognition.images import read_gray
+
     return torch.from_numpy(read_gray(path)[:28, :28].copy())[None]
 
 
@@ -32,11 +33,14 @@ def test_results_are_the_models_predictions_scored_by_the_labels_in_the_paths(tm
     assert [r["label"] for r in results] == ["3", "4", "7", None] and x.shape == (4, 1, 28, 28)
     log_p = training.predict(model, x)
     assert [r["prediction"] for r in results] == [CLASSES[k] for k in log_p.argmax(1).tolist()]
-    assert [r["probability"] for r in results] == pytest.approx(log_p.exp().max(1).values.tolist(), abs=1e-4)
+    assert [r["probability"] for r in results] == pytest.approx(
+        log_p.exp().max(1).values.tolist(), abs=1e-4
+    )
     assert accuracy == sum(r["label"] == r["prediction"] for r in results[:3]) / 3
     titles, colors = classify.titles_and_colors(results)
-    assert colors[3] == "black" and all((c == "green") == (r["label"] == r["prediction"])
-                                        for c, r in zip(colors[:3], results[:3]))
+    assert colors[3] == "black" and all(
+        (c == "green") == (r["label"] == r["prediction"]) for c, r in zip(colors[:3], results[:3])
+    )
     assert all(("true" in t) == (c == "red") for t, c in zip(titles, colors))
 
 

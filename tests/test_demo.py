@@ -1,6 +1,7 @@
 """The live demo: demo_models (what a network sees and thinks of one image) and demo.py's JSON API,
 run as the real server in a subprocess: status codes, JSON content, concurrent requests, Ctrl-C.
 The page itself is tested in a real browser in test_demo_browser.py."""
+
 import base64
 import io
 import signal
@@ -11,20 +12,17 @@ import threading
 import numpy as np
 import pytest
 import torch
+from conftest import DIGITS, GREEK, SMALL_TRANSFORMER, call, start_server
 from PIL import Image, ImageDraw
 
-import classify
-import datasets
 import demo
-import demo_models
-import letters
-import gradcam
-from errors import DataError
-from conftest import DIGITS, GREEK, SMALL_TRANSFORMER, call, start_server
 from models import Net, NetTransformer
-from paths import ROOT
+from recognition import classify, datasets, demo_models, gradcam, letters
+from recognition.errors import DataError
+from recognition.paths import ROOT
 
 pytestmark = pytest.mark.slow  # a real server, browser or cluster: seconds per test
+
 
 def drawing(points, size=280, width=18):
     """PNG bytes of black pen strokes on a white pad, as the page sends them."""
@@ -37,11 +35,17 @@ def drawing(points, size=280, width=18):
 
 SEVEN = drawing([(90, 60), (190, 60), (120, 225)])
 ONE = drawing([(140, 50), (138, 230)])
-MODELS = {"task1": DIGITS, "task1_transformer": DIGITS, "task3": GREEK}  # the demo_models_dir fixture's
+MODELS = {
+    "task1": DIGITS,
+    "task1_transformer": DIGITS,
+    "task3": GREEK,
+}  # the demo_models_dir fixture's
 # The maps each model's answer carries: (name, shape); the transformer's are its 16 channels on an 8x8 token grid.
-MAPS = {"task1": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])],
-        "task1_transformer": [("patches", [16, 8, 8]), ("encoder", [16, 8, 8])],
-        "task3": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])]}
+MAPS = {
+    "task1": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])],
+    "task1_transformer": [("patches", [16, 8, 8]), ("encoder", [16, 8, 8])],
+    "task3": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])],
+}
 
 
 def unpacked(m):
@@ -59,6 +63,7 @@ def server(demo_models_dir):
 
 # ---------------------------------------------------------------- demo_models, in process
 
+
 def test_forward_maps_is_forward_and_explain_leaves_the_model_alone():
     torch.manual_seed(0)
     model = Net().eval().requires_grad_(False)
@@ -68,7 +73,11 @@ def test_forward_maps_is_forward_and_explain_leaves_the_model_alone():
     assert acts["conv1"].shape == (2, 10, 24, 24) and acts["conv2"].shape == (2, 20, 8, 8)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     out, _, cams = gradcam.explain(model, x)  # frozen parameters: the graph runs through the input
-    assert torch.allclose(out, log_p) and cams.shape == (2, 28, 28) and np.allclose(cams.max((1, 2)), 1)
+    assert (
+        torch.allclose(out, log_p)
+        and cams.shape == (2, 28, 28)
+        and np.allclose(cams.max((1, 2)), 1)
+    )
     assert all(p.grad is None for p in model.parameters())
     assert not model.conv2._forward_hooks and not model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
@@ -79,7 +88,10 @@ def test_find_models_skips_what_does_not_load(demo_models_dir):
         entries, default = demo_models.find_models(demo_models_dir)
     assert default == "task1" and sorted(entries) == sorted(MODELS)
     assert entries["task1"].kind == "digit" and entries["task3"].kind == "letter"
-    assert entries["task1_transformer"].kind == "digit" and entries["task1_transformer"].arch == "transformer"
+    assert (
+        entries["task1_transformer"].kind == "digit"
+        and entries["task1_transformer"].arch == "transformer"
+    )
     assert isinstance(entries["task1_transformer"].model, NetTransformer)
     assert entries["task3"].class_names == tuple(GREEK)
     assert not any(p.requires_grad for p in entries["task1"].model.parameters())
@@ -87,7 +99,9 @@ def test_find_models_skips_what_does_not_load(demo_models_dir):
 
 def test_find_models_with_a_model_file_and_with_none(demo_models_dir, tmp_path):
     with pytest.warns(UserWarning):
-        entries, default = demo_models.find_models(demo_models_dir, demo_models_dir / "task3" / "model.pth")
+        entries, default = demo_models.find_models(
+            demo_models_dir, demo_models_dir / "task3" / "model.pth"
+        )
     assert default == "task3" and sorted(entries) == sorted(MODELS)  # not listed twice
     with pytest.raises(DataError, match="no saved models"):
         demo_models.find_models(tmp_path)
@@ -97,14 +111,20 @@ def test_analyse_uses_each_models_own_pipeline(demo_models_dir):
     with pytest.warns(UserWarning):
         entries, _ = demo_models.find_models(demo_models_dir)
     digit = demo_models.analyse(entries["task1"], SEVEN)
-    want = datasets.denormalize(classify.photo_input(io.BytesIO(SEVEN))[None])[0]  # Task 1 part G's pipeline
+    want = datasets.denormalize(classify.photo_input(io.BytesIO(SEVEN))[None])[
+        0
+    ]  # Task 1 part G's pipeline
     assert np.abs(np.array(digit["input"]) - want).max() <= 1e-3
     letter = demo_models.analyse(entries["task3"], SEVEN)
     want = datasets.denormalize(letters.input_function("course")(io.BytesIO(SEVEN))[None])[0]
     assert np.abs(np.array(letter["input"]) - want).max() <= 1e-3
-    assert np.abs(np.array(letter["input"]) - np.array(digit["input"])).max() > 0.5  # the two pipelines differ
+    assert (
+        np.abs(np.array(letter["input"]) - np.array(digit["input"])).max() > 0.5
+    )  # the two pipelines differ
     transformer = demo_models.analyse(entries["task1_transformer"], SEVEN)
-    assert transformer["input"] == digit["input"]  # a digit network: Task 1 part G's pipeline, whatever its kind
+    assert (
+        transformer["input"] == digit["input"]
+    )  # a digit network: Task 1 part G's pipeline, whatever its kind
 
 
 def test_analyse_sends_each_networks_own_maps(demo_models_dir):
@@ -128,36 +148,49 @@ def test_map_titles_say_what_is_left_out():
     wide = NetTransformer(**{**SMALL_TRANSFORMER, "d_model": 80}).eval()
     assert [t for _, t in demo_models.map_titles(wide)] == [
         "patch embeddings: 80 channels per 7×7 patch, on their 8×8 grid (the first 64 of 80 shown)",
-        "encoder, its output: 80 channels per token, on the same grid (the first 64 of 80 shown)"]
+        "encoder, its output: 80 channels per token, on the same grid (the first 64 of 80 shown)",
+    ]
     cls = NetTransformer(**{**SMALL_TRANSFORMER, "pool": "cls"}).eval()
     assert demo_models.map_titles(cls)[1][1].startswith("encoder, the last layer's input:")
-    assert [t for _, t in demo_models.map_titles(Net().eval())] == ["conv1: 10 filters, 24×24 outputs",
-                                                                    "conv2: 20 filters, 8×8 outputs"]
+    assert [t for _, t in demo_models.map_titles(Net().eval())] == [
+        "conv1: 10 filters, 24×24 outputs",
+        "conv2: 20 filters, 8×8 outputs",
+    ]
 
 
 # ---------------------------------------------------------------- the API, over HTTP
+
 
 def test_models_are_listed(server):
     status, answer = call(server[0], "api/models")
     assert status == 200 and answer["default"] == "task1"
     assert {m["id"]: m["classes"] for m in answer["models"]} == MODELS
-    assert {m["id"]: m["arch"] for m in answer["models"]} == {"task1": "cnn", "task1_transformer": "transformer",
-                                                              "task3": "cnn"}
+    assert {m["id"]: m["arch"] for m in answer["models"]} == {
+        "task1": "cnn",
+        "task1_transformer": "transformer",
+        "task3": "cnn",
+    }
     assert answer["max_bytes"] == demo.MAX_BODY
 
 
 @pytest.mark.parametrize("model_id", sorted(MODELS))
 def test_predict_answers_what_the_network_sees_and_thinks(server, model_id):
     classes = MODELS[model_id]
-    status, a = call(server[0], f"api/predict?model={model_id}", SEVEN, {"Content-Type": "image/png"})
+    status, a = call(
+        server[0], f"api/predict?model={model_id}", SEVEN, {"Content-Type": "image/png"}
+    )
     assert status == 200 and a["model"] == model_id and a["classes"] == classes
     p = np.array(a["probabilities"])
     assert p.shape == (len(classes),) and abs(p.sum() - 1) < 0.01
     assert a["prediction"] == classes[int(p.argmax())] and a["top_probability"] == p.max()
     assert a["not_sure"] == (p.max() < demo_models.NOT_SURE)
-    assert np.array(a["input"]).shape == (28, 28) and np.array(a["input"]).max() > 0.5  # the ink is there
+    assert (
+        np.array(a["input"]).shape == (28, 28) and np.array(a["input"]).max() > 0.5
+    )  # the ink is there
     assert [(m["name"], m["shape"]) for m in a["maps"]] == MAPS[model_id]
-    assert all(unpacked(m).std() > 0 and m["title"] for m in a["maps"])  # the values are there, and a heading
+    assert all(
+        unpacked(m).std() > 0 and m["title"] for m in a["maps"]
+    )  # the values are there, and a heading
     cam = np.array(a["gradcam"])
     assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1
     assert a["analyse_ms"] > 0
@@ -169,15 +202,20 @@ def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server, t
     Image.new("L", (300, 300), 255).save(blank, "PNG")
     huge = io.BytesIO()
     Image.new("L", (9000, 9000), 255).save(huge, "PNG")  # 100 kB of file, 81 megapixels
-    cases = [("api/predict?model=nope", SEVEN, 404, "no model"),
-             ("api/predict", b"hello, not an image", 400, "not an image"),
-             ("api/predict", np.random.default_rng(0).bytes(demo.MAX_BODY + 1), 413, "limit is 5 MB"),
-             ("api/predict", blank.getvalue(), 400, "no ink"),
-             ("api/predict", huge.getvalue(), 400, "megapixels"),
-             ("api/elsewhere", SEVEN, 404, "no API")]
+    cases = [
+        ("api/predict?model=nope", SEVEN, 404, "no model"),
+        ("api/predict", b"hello, not an image", 400, "not an image"),
+        ("api/predict", np.random.default_rng(0).bytes(demo.MAX_BODY + 1), 413, "limit is 5 MB"),
+        ("api/predict", blank.getvalue(), 400, "no ink"),
+        ("api/predict", huge.getvalue(), 400, "megapixels"),
+        ("api/elsewhere", SEVEN, 404, "no API"),
+    ]
     for path, body, code, words in cases:
         status, answer = call(url, path, body)
-        assert (status, answer["status"]) == (code, code) and words in answer["error"], (path, answer)
+        assert (status, answer["status"]) == (code, code) and words in answer["error"], (
+            path,
+            answer,
+        )
         assert "\n" not in answer["error"] and "Traceback" not in answer["error"]
     assert call(url, "nothing-here")[0] == 404
     assert call(url, "api/predict", SEVEN)[0] == 200  # still serving; no model named: the default
@@ -195,7 +233,9 @@ def test_concurrent_requests_get_their_own_answers(server):
             m, img = jobs[(k + i) % len(jobs)]
             status, a = call(url, f"api/predict?model={m}", img)
             want = alone[(m, img)]
-            if status != 200 or any(a[key] != want[key] for key in ("probabilities", "input", "maps", "gradcam")):
+            if status != 200 or any(
+                a[key] != want[key] for key in ("probabilities", "input", "maps", "gradcam")
+            ):
                 failures.append((k, i, m, status))
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
@@ -204,7 +244,9 @@ def test_concurrent_requests_get_their_own_answers(server):
     for t in threads:
         t.join()
     assert not failures
-    assert alone[("task1", SEVEN)]["input"] != alone[("task1", ONE)]["input"]  # the check can tell them apart
+    assert (
+        alone[("task1", SEVEN)]["input"] != alone[("task1", ONE)]["input"]
+    )  # the check can tell them apart
 
 
 def test_ctrl_c_stops_the_server_cleanly(demo_models_dir):
@@ -213,14 +255,33 @@ def test_ctrl_c_stops_the_server_cleanly(demo_models_dir):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "stopped" in out
-    assert "Traceback" not in err and "skipping" in err  # the broken model was named in one warning line
+    assert (
+        "Traceback" not in err and "skipping" in err
+    )  # the broken model was named in one warning line
 
 
-@pytest.mark.parametrize("flags, words", [(["--model", "none.pth"], "error: no model at"),
-                                          ([], "error: no saved models under"),
-                                          (["--port", "70000"], "error: argument --port: must be in 0-65535")])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--model", "none.pth"], "error: no model at"),
+        ([], "error: no saved models under"),
+        (["--port", "70000"], "error: argument --port: must be in 0-65535"),
+    ],
+)
 def test_what_cannot_be_served_is_one_line(tmp_path, flags, words):
     flags = [str(tmp_path / f) if f.endswith(".pth") else f for f in flags]
-    done = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--models-dir", str(tmp_path), "--port", "0",
-                           *flags], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "demo.py"),
+            "--models-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stderr.startswith(words) and "Traceback" not in done.stderr

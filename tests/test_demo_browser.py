@@ -5,17 +5,20 @@ against the API, undoes a stroke, switches the model (to the Greek Net and to th
 maps the page then shows), uploads an oversized file, and writes a screenshot to outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is
 missing (CI's .ci/run installs them).  The models are made by the tests (conftest.demo_models_dir).
 """
+
 import base64
 import os
 import shutil
 import signal
 
 import pytest
-
-from paths import DATA_DIR, OUT_DIR
 from conftest import GREEK, call, start_server
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements.txt)")
+from recognition.paths import DATA_DIR, OUT_DIR
+
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="selenium is not installed (requirements.txt)"
+)
 from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
 from selenium.webdriver.common.actions.interaction import POINTER_MOUSE, POINTER_PEN  # noqa: E402
 from selenium.webdriver.common.actions.pointer_input import PointerInput  # noqa: E402
@@ -24,12 +27,26 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)",
+    ),
+]
 # Without these Chromium tries to reach Google's hosts (updates, sync, field trials), which is refused here.
-QUIET_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-dev-shm-usage", "--window-size=1100,1000"]
+QUIET_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1100,1000",
+]
 WAIT = 60  # seconds: the shared CI cores can be slow, but never this slow
 SCREENSHOT = OUT_DIR / "demo" / "screenshot.png"
 DIGITS_DIR = DATA_DIR / "handwritten_digits"  # the committed stand-in photos
@@ -39,12 +56,16 @@ SEVEN = [[(80, 60), (140, 58), (200, 60)], [(200, 60), (165, 140), (130, 230)]]
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for drivers on the internet
+    os.environ.setdefault(
+        "SE_OFFLINE", "true"
+    )  # selenium must not look for drivers on the internet
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in QUIET_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver = webdriver.Chrome(
+        options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    )
     yield driver
     driver.quit()
 
@@ -53,7 +74,10 @@ def browser(tmp_path_factory):
 def page(demo_models_dir, browser):
     proc, url = start_server(demo_models_dir)
     browser.get(url)
-    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready",
+    )
     yield url, browser
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
@@ -73,10 +97,14 @@ def draw_stroke(driver, points, kind=POINTER_MOUSE):
     pad = driver.find_element(By.ID, "pad")
     actions = ActionBuilder(driver, mouse=PointerInput(kind, kind))
     left, top = pad.rect["x"], pad.rect["y"]
-    actions.pointer_action.move_to_location(int(left + points[0][0]), int(top + points[0][1])).pointer_down()
+    actions.pointer_action.move_to_location(
+        int(left + points[0][0]), int(top + points[0][1])
+    ).pointer_down()
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
         for t in (0.25, 0.5, 0.75, 1.0):  # several samples per segment, as a hand gives
-            actions.pointer_action.move_to_location(int(left + x0 + t * (x1 - x0)), int(top + y0 + t * (y1 - y0)))
+            actions.pointer_action.move_to_location(
+                int(left + x0 + t * (x1 - x0)), int(top + y0 + t * (y1 - y0))
+            )
     actions.pointer_action.pointer_up()
     actions.perform()
     wait_for(driver, lambda d: answers(d) > before)
@@ -84,12 +112,20 @@ def draw_stroke(driver, points, kind=POINTER_MOUSE):
 
 def shown(driver):
     """(prediction, verdict, the probabilities in the bars) as the page shows them."""
-    bars = [float(e.text.rstrip(" %")) / 100 for e in driver.find_elements(By.CSS_SELECTOR, "#bars .p")]
-    return driver.find_element(By.ID, "prediction").text, driver.find_element(By.ID, "verdict").text, bars
+    bars = [
+        float(e.text.rstrip(" %")) / 100 for e in driver.find_elements(By.CSS_SELECTOR, "#bars .p")
+    ]
+    return (
+        driver.find_element(By.ID, "prediction").text,
+        driver.find_element(By.ID, "verdict").text,
+        bars,
+    )
 
 
 def pad_png(driver):
-    data_url = driver.execute_script("return document.getElementById('pad').toDataURL('image/png');")
+    data_url = driver.execute_script(
+        "return document.getElementById('pad').toDataURL('image/png');"
+    )
     return base64.b64decode(data_url.split(",", 1)[1])
 
 
@@ -98,13 +134,18 @@ def ink_in(driver, canvas_id):
     return driver.execute_script(
         f"const c = document.getElementById('{canvas_id}');"
         "return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 == 0)"
-        ".reduce((a, b) => a + b, 0);")
+        ".reduce((a, b) => a + b, 0);"
+    )
 
 
 def maps_shown(driver):
     """{heading: number of channel canvases} of the maps section, as the page shows it."""
-    return {section.find_element(By.TAG_NAME, "h2").text: len(section.find_elements(By.TAG_NAME, "canvas"))
-            for section in driver.find_elements(By.CSS_SELECTOR, "#maps > div")}
+    return {
+        section.find_element(By.TAG_NAME, "h2").text: len(
+            section.find_elements(By.TAG_NAME, "canvas")
+        )
+        for section in driver.find_elements(By.CSS_SELECTOR, "#maps > div")
+    }
 
 
 def test_drawing_shows_what_the_api_answers(page):
@@ -114,12 +155,17 @@ def test_drawing_shows_what_the_api_answers(page):
     draw_stroke(driver, SEVEN[1], POINTER_PEN)  # a pen's pointer events draw too
     assert driver.find_element(By.ID, "strokes").text == "2 strokes"
     prediction, verdict, bars = shown(driver)
-    status, api = call(url, "api/predict?model=task1", pad_png(driver))  # the same pad, asked directly
+    status, api = call(
+        url, "api/predict?model=task1", pad_png(driver)
+    )  # the same pad, asked directly
     assert status == 200 and prediction == api["prediction"]
     assert bars == pytest.approx(api["probabilities"], abs=0.001)
     assert (verdict.startswith("not sure")) == api["not_sure"]
     assert ink_in(driver, "input") > 0 and ink_in(driver, "gradcam") > 0
-    assert maps_shown(driver) == {"conv1: 10 filters, 24×24 outputs": 10, "conv2: 20 filters, 8×8 outputs": 20}
+    assert maps_shown(driver) == {
+        "conv1: 10 filters, 24×24 outputs": 10,
+        "conv2: 20 filters, 8×8 outputs": 20,
+    }
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(SCREENSHOT))
 
@@ -141,8 +187,14 @@ def test_undo_and_model_switch(page):
     wait_for(driver, lambda d: answers(d) > before)
     prediction, _, bars = shown(driver)
     status, api = call(url, "api/predict?model=task1_transformer", pad_png(driver))
-    assert status == 200 and prediction == api["prediction"] and bars == pytest.approx(api["probabilities"], abs=0.001)
-    assert maps_shown(driver) == {m["title"]: m["shape"][0] for m in api["maps"]}  # its own maps, by their titles
+    assert (
+        status == 200
+        and prediction == api["prediction"]
+        and bars == pytest.approx(api["probabilities"], abs=0.001)
+    )
+    assert maps_shown(driver) == {
+        m["title"]: m["shape"][0] for m in api["maps"]
+    }  # its own maps, by their titles
     assert [m["name"] for m in api["maps"]] == ["patches", "encoder"]
     assert ink_in(driver, "gradcam") > 0
 
@@ -152,8 +204,13 @@ def test_a_photo_upload_is_predicted_and_shown_on_the_pad(page):
     Select(driver.find_element(By.ID, "model")).select_by_value("task1")
     before = answers(driver)
     driver.find_element(By.ID, "upload").send_keys(str(DIGITS_DIR / "7.png"))
-    wait_for(driver, lambda d: d.find_element(By.ID, "strokes").text == "0 strokes" and answers(d) > before)
-    status, api = call(url, "api/predict?model=task1", (DIGITS_DIR / "7.png").read_bytes())  # the file itself
+    wait_for(
+        driver,
+        lambda d: d.find_element(By.ID, "strokes").text == "0 strokes" and answers(d) > before,
+    )
+    status, api = call(
+        url, "api/predict?model=task1", (DIGITS_DIR / "7.png").read_bytes()
+    )  # the file itself
     assert status == 200 and shown(driver)[0] == api["prediction"]
     assert ink_in(driver, "input") > 0
 

@@ -1,13 +1,13 @@
 """download: the fallbacks when torchvision's download fails, and the checksums of every file."""
+
 import gzip
 import shutil
 
 import pytest
 
-import datasets
-import download
-from errors import DataError
-from paths import DATA_DIR
+from recognition import datasets, download
+from recognition.errors import DataError
+from recognition.paths import DATA_DIR
 
 REAL = DATA_DIR  # provisioned by `make setup`
 
@@ -17,7 +17,9 @@ def _no_download(name, data_dir):
 
 
 def _keep_only(monkeypatch, *names):
-    sources = [(what, fn if fn.__name__ in names else _no_download) for what, fn in download.SOURCES]
+    sources = [
+        (what, fn if fn.__name__ in names else _no_download) for what, fn in download.SOURCES
+    ]
     monkeypatch.setattr(download, "SOURCES", sources)
 
 
@@ -25,11 +27,16 @@ def _keep_only(monkeypatch, *names):
 def test_download_failure_falls_back_to_gz_files_in_data_dir(tmp_path, monkeypatch):
     download.provision("MNIST", REAL)
     for f in download.RAW_MD5["MNIST"]:  # the user dropped the .gz archives into the data folder
-        with open(download.raw_folder("MNIST", REAL) / f, "rb") as src, gzip.open(tmp_path / (f + ".gz"), "wb") as dst:
+        with (
+            open(download.raw_folder("MNIST", REAL) / f, "rb") as src,
+            gzip.open(tmp_path / (f + ".gz"), "wb") as dst,
+        ):
             shutil.copyfileobj(src, dst)
     _keep_only(monkeypatch, "_try_local")
     raw = download.provision("MNIST", tmp_path, log=lambda *_: None)
-    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".")) == sorted(download.RAW_MD5["MNIST"])
+    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".")) == sorted(
+        download.RAW_MD5["MNIST"]
+    )
     images, labels = datasets.load_split("MNIST", train=False, data_dir=tmp_path)
     assert images.shape == (10000, 28, 28) and labels[:3].tolist() == [7, 2, 1]
 

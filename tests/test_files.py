@@ -1,11 +1,12 @@
 """files: atomic writes that leave the previous file whole, with the permissions the user's umask gives."""
+
 import json
 import os
 import stat
 
 import pytest
 
-import files
+from recognition import files
 
 
 @pytest.fixture
@@ -16,7 +17,10 @@ def umask_022():
 
 
 def test_new_files_get_the_umask_mode_not_the_temporary_files_0600(tmp_path, umask_022):
-    for path in (files.write_text("x", tmp_path / "a.txt"), files.write_json({"a": 1}, tmp_path / "m.json")):
+    for path in (
+        files.write_text("x", tmp_path / "a.txt"),
+        files.write_json({"a": 1}, tmp_path / "m.json"),
+    ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert json.loads((tmp_path / "m.json").read_text()) == {"a": 1}
 

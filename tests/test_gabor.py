@@ -1,21 +1,25 @@
 """ext_gabor.py: the Gabor bank's shape and orientation, conv1 frozen through training, the comparison."""
+
 import json
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import assert_figure
 
 import ext_gabor
-import training
-from conftest import assert_figure
 from models import load_checkpoint
+from recognition import training
 
 
 def bar(angle, size=28, width=2):
     """A bright bar of `width` px through the centre at `angle` degrees anticlockwise from horizontal, on screen."""
     img = np.zeros((size, size), np.uint8)
-    c, d = size / 2, np.array([np.cos(np.deg2rad(angle)), -np.sin(np.deg2rad(angle))])  # rows point down
+    c, d = (
+        size / 2,
+        np.array([np.cos(np.deg2rad(angle)), -np.sin(np.deg2rad(angle))]),
+    )  # rows point down
     p0, p1 = np.round(c - size * d).astype(int), np.round(c + size * d).astype(int)
     cv2.line(img, tuple(map(int, p0)), tuple(map(int, p1)), 255, width, cv2.LINE_AA)
     return img.astype(np.float32) / 255
@@ -44,7 +48,9 @@ def test_kernel_prefers_a_bar_at_its_own_angle(angle, phase):
 def test_bar_helper_draws_the_angle_it_names():
     """The test's own bar: 0 degrees is a horizontal line, 90 a vertical one (else the test above proves nothing)."""
     h, v = bar(0), bar(90)
-    assert h[14].sum() > 10 * h[3].sum() + 1 and v[:, 14].sum() > 10 * v[:, 3].sum() + 1  # row 14 vs row 3
+    assert (
+        h[14].sum() > 10 * h[3].sum() + 1 and v[:, 14].sum() > 10 * v[:, 3].sum() + 1
+    )  # row 14 vs row 3
 
 
 def tiny_data(n=96, seed=0):
@@ -71,8 +77,16 @@ def test_check_frozen_fails_for_a_conv1_that_trained():
     model = ext_gabor.set_gabor(ext_gabor.Net(), kernels)
     model.conv1.requires_grad_(True)
     data = tiny_data()
-    training.fit(model, data, data, ext_gabor.RECIPE, 1, torch.Generator().manual_seed(0), eval_epochs=[],
-                 eval_train=False)
+    training.fit(
+        model,
+        data,
+        data,
+        ext_gabor.RECIPE,
+        1,
+        torch.Generator().manual_seed(0),
+        eval_epochs=[],
+        eval_train=False,
+    )
     with pytest.raises(RuntimeError, match="frozen"):
         ext_gabor.check_frozen(model, kernels)
 
@@ -88,8 +102,10 @@ def test_same_seed_same_start_for_the_other_layers():
 
 
 def test_summary_compares_the_difference_with_the_spread():
-    runs = [{"conv1": c, "accuracy": a} for c, a in
-            [("gabor", 0.98), ("gabor", 0.982), ("learned", 0.97), ("learned", 0.971)]]
+    runs = [
+        {"conv1": c, "accuracy": a}
+        for c, a in [("gabor", 0.98), ("gabor", 0.982), ("learned", 0.97), ("learned", 0.971)]
+    ]
     s = ext_gabor.summarize(runs)
     assert s["gabor"]["mean"] == pytest.approx(0.981) and s["difference"] == pytest.approx(0.0105)
     assert s["verdict"] == "larger than the seed-to-seed spread"
@@ -107,8 +123,22 @@ def test_closest_gabor_finds_a_kernel_and_its_sign():
 @pytest.mark.integration
 def test_ext_gabor_quick_run(tmp_path):
     out = tmp_path / "out"
-    ext_gabor.main(["--repeats", "2", "--epochs", "1", "--train-limit", "2000", "--test-limit", "300",
-                    "--out-dir", str(out), "--device", "cpu"])
+    ext_gabor.main(
+        [
+            "--repeats",
+            "2",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "2000",
+            "--test-limit",
+            "300",
+            "--out-dir",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["runs"]) == 4 and m["summary"]["gabor"]["n"] == 2 and m["test_n"] == 300
     # 32 SGD steps: the learned net is just leaving chance (0.1; ~0.2 measured), the Gabor net is faster (~0.5)
@@ -120,12 +150,21 @@ def test_ext_gabor_quick_run(tmp_path):
     assert_figure(out / "learned_vs_gabor.png", 400, 400)
 
 
-@pytest.mark.parametrize("flag,value,message", [("--repeats", "0", "must be at least 1"),
-                                                ("--epochs", "two", "expected a whole number")])
+@pytest.mark.parametrize(
+    "flag,value,message",
+    [("--repeats", "0", "must be at least 1"), ("--epochs", "two", "expected a whole number")],
+)
 def test_bad_flags_are_one_line(tmp_path, flag, value, message):
     import subprocess
     import sys
-    import paths
-    r = subprocess.run([sys.executable, "ext_gabor.py", flag, value, "--out-dir", str(tmp_path)], cwd=paths.ROOT,
-                       capture_output=True, text=True, timeout=300)
+
+    from recognition import paths
+
+    r = subprocess.run(
+        [sys.executable, "ext_gabor.py", flag, value, "--out-dir", str(tmp_path)],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 """images: reading any image file, labels from paths, and photos of digits made MNIST-like."""
+
 import time
 
 import cv2
@@ -6,14 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import datasets
-import images
-from errors import DataError
-from handwriting import DIGITS, render
+from recognition import datasets, images
+from recognition.errors import DataError
+from tools.handwriting import DIGITS, render
 
 
 def _photo(digit=3, h=300, w=280, seed=0):
-    return render(DIGITS[digit], np.random.default_rng(seed), height=h, width=w)  # RGB uint8, dark on light
+    return render(
+        DIGITS[digit], np.random.default_rng(seed), height=h, width=w
+    )  # RGB uint8, dark on light
 
 
 def _reference(tmp_path):
@@ -103,17 +105,37 @@ def test_blank_image_is_a_clear_error(tmp_path):
 def test_image_files_and_their_labels(tmp_path):
     (tmp_path / "4").mkdir()
     (tmp_path / "beta").mkdir()
-    for name in ["7.png", "3_second.jpg", "4/a.png", "mine.png", "beta/x.png", "alpha_2.png", ".hidden.png"]:
+    for name in [
+        "7.png",
+        "3_second.jpg",
+        "4/a.png",
+        "mine.png",
+        "beta/x.png",
+        "alpha_2.png",
+        ".hidden.png",
+    ]:
         Image.new("L", (10, 10)).save(tmp_path / name)
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.warns(UserWarning, match="notes.txt"):
         found = images.image_files(tmp_path)
     digits = [str(d) for d in range(10)]
     assert {p.name: images.label_from_path(p, tmp_path, digits) for p in found} == {
-        "7.png": "7", "3_second.jpg": "3", "a.png": "4", "mine.png": None, "x.png": None, "alpha_2.png": None}
+        "7.png": "7",
+        "3_second.jpg": "3",
+        "a.png": "4",
+        "mine.png": None,
+        "x.png": None,
+        "alpha_2.png": None,
+    }
     greek = ["alpha", "beta", "gamma"]
     assert {p.name: images.label_from_path(p, tmp_path, greek) for p in found} == {
-        "7.png": None, "3_second.jpg": None, "a.png": None, "mine.png": None, "x.png": "beta", "alpha_2.png": "alpha"}
+        "7.png": None,
+        "3_second.jpg": None,
+        "a.png": None,
+        "mine.png": None,
+        "x.png": "beta",
+        "alpha_2.png": "alpha",
+    }
     with pytest.raises(DataError, match="no folder"):
         images.image_files(tmp_path / "absent")
 
@@ -182,20 +204,29 @@ def test_small_blurred_white_on_black_digit_is_neither_hollow_nor_faint(tmp_path
 def test_opaque_rgba_reads_as_the_luminance_of_its_colours(tmp_path):
     """A browser canvas's PNG is opaque RGBA: its grey is the float luminance of the colours, alpha ignored."""
     rgba = np.random.default_rng(0).integers(0, 256, (40, 30, 4), dtype=np.uint8)
-    rgba[..., 3] = np.where(rgba[..., 3] < 128, 128, rgba[..., 3])  # at least half opaque everywhere
+    rgba[..., 3] = np.where(
+        rgba[..., 3] < 128, 128, rgba[..., 3]
+    )  # at least half opaque everywhere
     Image.fromarray(rgba, "RGBA").save(tmp_path / "canvas.png")
-    expected = (rgba.astype(np.float32) / 255)[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    expected = (rgba.astype(np.float32) / 255)[..., :3] @ np.array(
+        [0.299, 0.587, 0.114], dtype=np.float32
+    )
     assert np.array_equal(images.read_gray(tmp_path / "canvas.png"), expected)
 
 
 @pytest.mark.parametrize("side", [510, 520])  # 16-bit labels suffice, and they would not: 32-bit
 def test_specks_are_dropped_however_many(side, monkeypatch):
     gray = np.zeros((side, side), np.float32)
-    gray[::2, ::2] = 0.5  # (side/2)^2 one-pixel specks, the most 8-connected pieces an image can hold
+    gray[::2, ::2] = (
+        0.5  # (side/2)^2 one-pixel specks, the most 8-connected pieces an image can hold
+    )
     gray[470:500, 300:500] = 1.0  # and one stroke
     labelled, label = [], cv2.connectedComponentsWithStats
-    monkeypatch.setattr(cv2, "connectedComponentsWithStats", lambda *a, **k: labelled.append(label(*a, **k)) or
-                        labelled[-1])
+    monkeypatch.setattr(
+        cv2,
+        "connectedComponentsWithStats",
+        lambda *a, **k: labelled.append(label(*a, **k)) or labelled[-1],
+    )
     ink, mask = images.ink_map(gray)
     assert labelled[0][0] > (side // 2) ** 2 - 2000  # each speck was labelled, a piece of its own
     assert mask[470:500, 300:500].all() and not mask[:460].any() and not mask[:, :290].any()

@@ -1,4 +1,5 @@
 """models.Net and its checkpoints."""
+
 import os
 import pickle
 

@@ -1,4 +1,5 @@
 """reproduce.py: the whole report in quick mode, and its failure handling."""
+
 import re
 import subprocess
 import sys
@@ -6,32 +7,52 @@ from types import SimpleNamespace
 
 import pytest
 
-import paths
 import reproduce
+from recognition import paths
 
 
 @pytest.mark.integration
 def test_quick_report_has_every_figure_and_table(tmp_path):
-    r = subprocess.run([sys.executable, "reproduce.py", "--quick", "--out-dir", tmp_path], cwd=paths.ROOT,
-                       capture_output=True, text=True, timeout=1800)
+    r = subprocess.run(
+        [sys.executable, "reproduce.py", "--quick", "--out-dir", tmp_path],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert "[1/11 task1 " in r.stdout and "== [11/11]" in r.stdout  # progress: which step, time so far
+    assert (
+        "[1/11 task1 " in r.stdout and "== [11/11]" in r.stdout
+    )  # progress: which step, time so far
     report = (tmp_path / "REPORT.md").read_text()
     for n in range(1, 20):
         assert f"**Fig {n}.**" in report, f"Fig {n} missing"
     assert "missing:" not in report
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert len(links) >= 16 and all((tmp_path / link).is_file() for link in links)
-    for text_fig in ("(conv1): Conv2d(1, 10", "pred label", "(fc2): Linear(in_features=50, out_features=3"):
+    for text_fig in (
+        "(conv1): Conv2d(1, 10",
+        "pred label",
+        "(fc2): Linear(in_features=50, out_features=3",
+    ):
         assert text_fig in report
-    table = report[report.index("| quantity |"):report.index("| step |")]
+    table = report[report.index("| quantity |") : report.index("| step |")]
     assert table.count("\n") >= 10 and "9799/10000" in table
     assert re.search(r"MNIST test accuracy .*\| \d+/1000 \(\d+\.\d\d %\)", table)
     assert "Python 3" in report and "torch 2" in report
-    for section in ("### A. The plan", "### B. The predictions", "### C. The results", "| gabor | ",
-                    "Most confused pairs:", "ext_gabor/gabor_bank_responses.png", "task1/extra_embedding_map.png",
-                    "task3/extra_embedding_map.png", "task2/extra_confused_pairs.png",
-                    "| NetTransformer, fast setting | ", "task1_transformer/extra_attention.png"):
+    for section in (
+        "### A. The plan",
+        "### B. The predictions",
+        "### C. The results",
+        "| gabor | ",
+        "Most confused pairs:",
+        "ext_gabor/gabor_bank_responses.png",
+        "task1/extra_embedding_map.png",
+        "task3/extra_embedding_map.png",
+        "task2/extra_confused_pairs.png",
+        "| NetTransformer, fast setting | ",
+        "task1_transformer/extra_attention.png",
+    ):
         assert section in report, section
     assert "`--pipeline course`" in report  # it says which letter pipeline reproduces the report
 
@@ -39,8 +60,15 @@ def test_quick_report_has_every_figure_and_table(tmp_path):
 @pytest.mark.slow
 def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):
     """A step whose script fails: the run stops with one line, or with --keep-going the report marks it."""
-    monkeypatch.setattr(reproduce, "steps", lambda out: [
-        reproduce.Step("task2", "Task 2", "task2_examine.py", ["--model", str(tmp_path / "absent.pth")])])
+    monkeypatch.setattr(
+        reproduce,
+        "steps",
+        lambda out: [
+            reproduce.Step(
+                "task2", "Task 2", "task2_examine.py", ["--model", str(tmp_path / "absent.pth")]
+            )
+        ],
+    )
     with pytest.raises(reproduce.UsageError, match="task2_examine.py failed"):
         reproduce.main(["--out-dir", str(tmp_path)])
     reproduce.main(["--out-dir", str(tmp_path), "--keep-going"])
@@ -51,39 +79,93 @@ def test_failing_step_stops_or_is_marked(tmp_path, monkeypatch):
 
 def test_report_renders_task4_plan_predictions_and_verdicts(tmp_path):
     """Task 4's A-B-C and the Gabor table come from the steps' metrics.json, numbers as written there."""
-    import files
-    hyp = {"epochs": {"prediction": "more epochs help", "change_points": 1.234, "standard_error": 0.1, "pairs": 15,
-                      "verdict": "supported"},
-           "dropout": {"prediction": "dropout hurts", "change_points": None, "standard_error": None, "pairs": 0,
-                       "verdict": "not tested (one value)"}}
-    files.write_json({"hypotheses": hyp, "recipe": "report", "train_n": 2000, "test_n": 1000,
-                      "grid": {"epochs": [1, 2], "dropout": [0.5], "hidden": [20, 60], "seeds": [1]}},
-                     tmp_path / "task4" / "metrics.json")
-    acc = {"gabor": {"mean": 0.981, "sd": 0.001, "n": 2, "accuracies": [0.98, 0.982]},
-           "learned": {"mean": 0.975, "sd": 0.002, "n": 2, "accuracies": [0.973, 0.977]}}
-    files.write_json({"summary": {**acc, "difference": 0.006, "spread": 0.002, "verdict": "larger than the "
-                                  "seed-to-seed spread"}, "train_n": 3000, "test_n": 1000, "epochs": 1, "seeds": [1, 2]},
-                     tmp_path / "ext_gabor" / "metrics.json")
+    from recognition import files
+
+    hyp = {
+        "epochs": {
+            "prediction": "more epochs help",
+            "change_points": 1.234,
+            "standard_error": 0.1,
+            "pairs": 15,
+            "verdict": "supported",
+        },
+        "dropout": {
+            "prediction": "dropout hurts",
+            "change_points": None,
+            "standard_error": None,
+            "pairs": 0,
+            "verdict": "not tested (one value)",
+        },
+    }
+    files.write_json(
+        {
+            "hypotheses": hyp,
+            "recipe": "report",
+            "train_n": 2000,
+            "test_n": 1000,
+            "grid": {"epochs": [1, 2], "dropout": [0.5], "hidden": [20, 60], "seeds": [1]},
+        },
+        tmp_path / "task4" / "metrics.json",
+    )
+    acc = {
+        "gabor": {"mean": 0.981, "sd": 0.001, "n": 2, "accuracies": [0.98, 0.982]},
+        "learned": {"mean": 0.975, "sd": 0.002, "n": 2, "accuracies": [0.973, 0.977]},
+    }
+    files.write_json(
+        {
+            "summary": {
+                **acc,
+                "difference": 0.006,
+                "spread": 0.002,
+                "verdict": "larger than the seed-to-seed spread",
+            },
+            "train_n": 3000,
+            "test_n": 1000,
+            "epochs": 1,
+            "seeds": [1, 2],
+        },
+        tmp_path / "ext_gabor" / "metrics.json",
+    )
     report = reproduce.write_report(tmp_path, {}, SimpleNamespace(quick=True)).read_text()
-    assert "epochs L ∈ {1, 2} × dropout M ∈ {0.5} × hidden units N ∈ {20, 60} = 4 variations" in report
+    assert (
+        "epochs L ∈ {1, 2} × dropout M ∈ {0.5} × hidden units N ∈ {20, 60} = 4 variations" in report
+    )
     assert "1. **epochs**: more epochs help." in report
     assert "| report | epochs | +1.23 ± 0.10 | 15 | supported |" in report
     assert "| report | dropout | — | 0 | not tested (one value) |" in report
     assert "| gabor | 98.10 ± 0.10 % (2 seeds) | 98.00, 98.20 |" in report
-    assert "+0.60 points against a seed-to-seed sd of up to 0.20: larger than the seed-to-seed spread" in report
-    assert "98.10 ± 0.10 % (2 seeds) vs 97.50 ± 0.20 % (2 seeds)" in report  # the table of numbers too
+    assert (
+        "+0.60 points against a seed-to-seed sd of up to 0.20: larger than the seed-to-seed spread"
+        in report
+    )
+    assert (
+        "98.10 ± 0.10 % (2 seeds) vs 97.50 ± 0.20 % (2 seeds)" in report
+    )  # the table of numbers too
 
 
 def test_transformer_table_shows_a_template_run_with_its_sittings(tmp_path):
     """The template's row appears once its folder holds a run; one trained in sittings gives its time in all."""
-    import files
+    from recognition import files
+
     assert "adds them to this table" in "\n".join(reproduce.transformer_section(tmp_path))
-    run = {"test_accuracy": 0.9871, "epochs": 15, "train_seconds": 30500.2, "wall_time_s": 2400.0,
-           "parameters": 104842, "sittings": 3, "history": {"epochs": [{"elapsed_seconds": 34800.4}]}}
+    run = {
+        "test_accuracy": 0.9871,
+        "epochs": 15,
+        "train_seconds": 30500.2,
+        "wall_time_s": 2400.0,
+        "parameters": 104842,
+        "sittings": 3,
+        "history": {"epochs": [{"elapsed_seconds": 34800.4}]},
+    }
     files.write_json(run, tmp_path / "task1_template" / "metrics.json")
-    files.write_json({**run, "sittings": 1, "wall_time_s": 500.4}, tmp_path / "task1_transformer" / "metrics.json")
+    files.write_json(
+        {**run, "sittings": 1, "wall_time_s": 500.4},
+        tmp_path / "task1_transformer" / "metrics.json",
+    )
     table = "\n".join(reproduce.transformer_section(tmp_path))
-    assert "| NetTransformer, the course template's defaults | 98.71 % | 15 | 30500 s | 34800 s of training and " \
-           "evaluation, 3 sittings | 104,842 |" in table
+    assert (
+        "| NetTransformer, the course template's defaults | 98.71 % | 15 | 30500 s | 34800 s of training and "
+        "evaluation, 3 sittings | 104,842 |" in table
+    )
     assert "| NetTransformer, fast setting | 98.71 % | 15 | 30500 s | 500 s |" in table
     assert "adds them to this table" not in table

@@ -3,6 +3,7 @@
 Synthetic uint8 data stands in for FashionMNIST (t4.load_raw patched in the driver): the workers get
 their data from Ray's object store, so none of these tests needs the dataset.
 """
+
 import functools
 import os
 import signal
@@ -12,12 +13,11 @@ import time
 
 import pytest
 import torch
-
-import paths
-import sweep_backends
-import task4_experiment as t4
 from conftest import ctrl_c_after_first_run
-from errors import UsageError
+
+import task4_experiment as t4
+from recognition import paths, sweep_backends
+from recognition.errors import UsageError
 
 pytestmark = pytest.mark.slow  # a real server, browser or cluster: seconds per test
 
@@ -82,8 +82,14 @@ def test_the_data_is_put_in_the_object_store_once(local_ray, monkeypatch):
     real_put = ray.put
     monkeypatch.setattr(ray, "put", lambda value, **k: puts.append(value) or real_put(value, **k))
     raw, results = synthetic_raw(), []
-    sweep_backends.run_ray([{"n": k} for k in range(4)], raw, lambda job, r: results.append(r),
-                           prepare=t4.to_inputs, train=data_sum_and_pid, threads=1)
+    sweep_backends.run_ray(
+        [{"n": k} for k in range(4)],
+        raw,
+        lambda job, r: results.append(r),
+        prepare=t4.to_inputs,
+        train=data_sum_and_pid,
+        threads=1,
+    )
     expected = float(t4.to_inputs(raw)[0][0].sum())
     assert len(puts) == 1 and len(results) == 4
     assert all(s == expected for s, _ in results)
@@ -100,14 +106,21 @@ def killed_on_first_try(inputs, job, marker, victim):
     return t4.train_job(inputs, job)
 
 
-def test_a_worker_killed_mid_run_is_retried_without_losing_or_doubling_rows(local_ray, local_rows, tmp_path):
+def test_a_worker_killed_mid_run_is_retried_without_losing_or_doubling_rows(
+    local_ray, local_rows, tmp_path
+):
     raw, csv_path, marker = synthetic_raw(), tmp_path / t4.CSV_NAME, tmp_path / "killed"
     grid = t4.sweep_grid(t4.parse_args(GRID))
     jobs, _ = t4.plan_jobs(grid, "report", (N_TRAIN, N_TEST), set())
     t4.start_csv(csv_path)
     train = functools.partial(killed_on_first_try, marker=str(marker), victim=16)
-    t4.run_sweep(jobs, raw, csv_path, set(), functools.partial(
-        sweep_backends.run_ray, prepare=t4.to_inputs, train=train, threads=1))
+    t4.run_sweep(
+        jobs,
+        raw,
+        csv_path,
+        set(),
+        functools.partial(sweep_backends.run_ray, prepare=t4.to_inputs, train=train, threads=1),
+    )
     rows = t4.read_rows(csv_path)
     assert marker.exists()  # a worker did die
     assert len(rows) == len({t4.row_key(r) for r in rows}) == 8
@@ -120,16 +133,40 @@ def dies(inputs, job):
 
 def test_a_run_whose_worker_dies_past_its_retries_is_one_error_line(local_ray):
     with pytest.raises(UsageError, match="failed on Ray") as e:
-        sweep_backends.run_ray([{"n": 1}], synthetic_raw(), lambda job, r: None, prepare=t4.to_inputs, train=dies,
-                               threads=1, max_retries=0)
+        sweep_backends.run_ray(
+            [{"n": 1}],
+            synthetic_raw(),
+            lambda job, r: None,
+            prepare=t4.to_inputs,
+            train=dies,
+            threads=1,
+            max_retries=0,
+        )
     assert "\n" not in str(e.value)
 
 
 # ---- Ctrl-C and resume, in a process of its own that starts (and must stop) its own Ray
 
-DRIVER = ("import sys; sys.path.insert(0, 'tests'); import cli, task4_experiment as t4, test_sweep_backends as s; "
-          "t4.load_raw = lambda *a, **k: s.synthetic_raw(1000); cli.run(lambda: t4.main(sys.argv[1:]))")
-CUT_GRID = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "0.7", "--hidden", "8", "16", "32", "--threads", "1"]
+# Run from tests/, so that `-c` code imports this file (and conftest) as the tests do.
+DRIVER = (
+    "import sys; from recognition import cli; import task4_experiment as t4, test_sweep_backends as s; "
+    "t4.load_raw = lambda *a, **k: s.synthetic_raw(1000); cli.run(lambda: t4.main(sys.argv[1:]))"
+)
+CUT_GRID = [
+    "--epochs",
+    "1",
+    "2",
+    "--dropout",
+    "0.3",
+    "0.5",
+    "0.7",
+    "--hidden",
+    "8",
+    "16",
+    "32",
+    "--threads",
+    "1",
+]
 
 
 def ray_processes_of(session_pid):
@@ -147,9 +184,20 @@ def ray_processes_of(session_pid):
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
 def test_ctrl_c_stops_ray_and_a_resume_gives_the_same_table(local_ray, monkeypatch, tmp_path):
-    args = [sys.executable, "-c", DRIVER, *CUT_GRID, "--backend", "ray", "--workers", "2", "--out-dir", str(tmp_path)]
+    args = [
+        sys.executable,
+        "-c",
+        DRIVER,
+        *CUT_GRID,
+        "--backend",
+        "ray",
+        "--workers",
+        "2",
+        "--out-dir",
+        str(tmp_path),
+    ]
     csv_path = tmp_path / t4.CSV_NAME
-    proc, err = ctrl_c_after_first_run(args, csv_path)
+    proc, err = ctrl_c_after_first_run(args, csv_path, cwd=paths.ROOT / "tests")
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-2000:]
     deadline = time.monotonic() + 15
     while ray_processes_of(proc.pid) and time.monotonic() < deadline:
@@ -169,10 +217,16 @@ def test_ctrl_c_stops_ray_and_a_resume_gives_the_same_table(local_ray, monkeypat
 
 # ---- bad input
 
+
 def test_no_ray_installed_is_one_line_saying_how_to_install_it(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets when Ray is not installed
+    monkeypatch.setitem(
+        sys.modules, "ray", None
+    )  # what `import ray` meets when Ray is not installed
     with pytest.raises(UsageError, match=f"pip install {sweep_backends.RAY_PIN}"):
-        t4.main(GRID + ["--backend", "ray", "--data-dir", str(tmp_path / "none"), "--out-dir", str(tmp_path)])
+        t4.main(
+            GRID
+            + ["--backend", "ray", "--data-dir", str(tmp_path / "none"), "--out-dir", str(tmp_path)]
+        )
     assert not (tmp_path / t4.CSV_NAME).exists()  # refused before any work
 
 
@@ -182,8 +236,24 @@ def test_the_pin_is_the_one_in_requirements():
 
 def test_an_address_where_no_ray_runs_is_one_error_line_within_30_s(tmp_path):
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "task4_experiment.py", "--backend", "ray", "--ray-address", "127.0.0.1:1",
-                           "--out-dir", str(tmp_path)], cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "task4_experiment.py",
+            "--backend",
+            "ray",
+            "--ray-address",
+            "127.0.0.1:1",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert time.monotonic() - t0 < 30
-    assert done.returncode == 2 and done.stderr.startswith("error: no Ray cluster at --ray-address 127.0.0.1:1")
+    assert done.returncode == 2 and done.stderr.startswith(
+        "error: no Ray cluster at --ray-address 127.0.0.1:1"
+    )
     assert len(done.stderr.strip().splitlines()) == 1

@@ -1,36 +1,71 @@
 """task1_train_mnist.py: smoke runs on tiny data, bad input, and the real reproduction."""
+
 import json
 import subprocess
 import sys
 
 import pytest
-
-import paths
 from conftest import assert_figure
-import task1_train_mnist as task1
 
-FIGS = ["fig01_first_digits.png", "fig02_network_diagram.png", "fig03_network.txt", "fig04_handwritten_photos.png",
-        "fig05_loss_curves.png", "fig06_first_ten_outputs.txt", "fig07_predictions.png",
-        "fig08_handwritten_digits.png", "metrics.json"]
+import task1_train_mnist as task1
+from recognition import paths
+
+FIGS = [
+    "fig01_first_digits.png",
+    "fig02_network_diagram.png",
+    "fig03_network.txt",
+    "fig04_handwritten_photos.png",
+    "fig05_loss_curves.png",
+    "fig06_first_ten_outputs.txt",
+    "fig07_predictions.png",
+    "fig08_handwritten_digits.png",
+    "metrics.json",
+]
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "task1_train_mnist.py", *map(str, args)], cwd=paths.ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "task1_train_mnist.py", *map(str, args)],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.integration
 def test_smoke_tiny_data(tmp_path, capsys):
     out, model = tmp_path / "out", tmp_path / "m.pth"
-    task1.main(list(map(str, ["--epochs", 1, "--recipe", "adamw-decay", "--train-limit", 2000, "--test-limit", 200,
-                              "--out-dir", out, "--save", model])))
+    task1.main(
+        list(
+            map(
+                str,
+                [
+                    "--epochs",
+                    1,
+                    "--recipe",
+                    "adamw-decay",
+                    "--train-limit",
+                    2000,
+                    "--test-limit",
+                    200,
+                    "--out-dir",
+                    out,
+                    "--save",
+                    model,
+                ],
+            )
+        )
+    )
     for f in FIGS:
         if f.endswith(".png"):
             assert_figure(out / f, 250, 150)
     assert "Dropout2d" in (out / "fig03_network.txt").read_text()
     m = json.loads((out / "metrics.json").read_text())
     assert m["test_n"] == 200 and m["test_correct"] == round(m["test_accuracy"] * 200)
-    assert m["test_accuracy"] > 0.5  # 63 AdamW steps on 2000 digits; a broken loop stays near chance (0.1)
+    assert (
+        m["test_accuracy"] > 0.5
+    )  # 63 AdamW steps on 2000 digits; a broken loop stays near chance (0.1)
     assert [e["epoch"] for e in m["history"]["epochs"]] == [0, 1]
     emb = m["embedding_map"]  # the default map: the first 2000 test digits, here all 200
     assert emb["points"] == 200 and emb["misclassified"] == 200 - m["test_correct"]
@@ -45,11 +80,23 @@ def test_smoke_tiny_data(tmp_path, capsys):
     (photos / "readme.txt").write_text("not an image")
     (photos / "5.png").write_bytes((paths.DATA_DIR / "handwritten_digits" / "5.png").read_bytes())
     (photos / "7.png").write_bytes(b"\x89PNG broken")
-    r = _run("--no-train", "--test-limit", 50, "--out-dir", tmp_path / "o2", "--model", model,
-             "--digits-dir", photos)
+    r = _run(
+        "--no-train",
+        "--test-limit",
+        50,
+        "--out-dir",
+        tmp_path / "o2",
+        "--model",
+        model,
+        "--digits-dir",
+        photos,
+    )
     assert r.returncode == 0, r.stderr
     assert "readme.txt" in r.stderr and "7.png" in r.stderr and "Traceback" not in r.stderr
-    assert json.loads((tmp_path / "o2" / "metrics.json").read_text())["handwritten"][0]["file"] == "5.png"
+    assert (
+        json.loads((tmp_path / "o2" / "metrics.json").read_text())["handwritten"][0]["file"]
+        == "5.png"
+    )
 
 
 @pytest.mark.integration
@@ -57,39 +104,82 @@ def test_smoke_tiny_data(tmp_path, capsys):
 def test_a_stopped_run_carries_on_with_the_same_command(tmp_path):
     """SIGTERM (as Ctrl-C) in epoch 2 saves the run and exits 130; the same command finishes it, with the numbers
     of a run never stopped."""
-    args = [sys.executable, "task1_train_mnist.py", "--epochs", 3, "--train-limit", 2000, "--test-limit", 200,
-            "--map-points", 0]
-    run = subprocess.Popen([*map(str, args), "--out-dir", tmp_path / "a"], cwd=paths.ROOT, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = [
+        sys.executable,
+        "task1_train_mnist.py",
+        "--epochs",
+        3,
+        "--train-limit",
+        2000,
+        "--test-limit",
+        200,
+        "--map-points",
+        0,
+    ]
+    run = subprocess.Popen(
+        [*map(str, args), "--out-dir", tmp_path / "a"],
+        cwd=paths.ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     while not run.stdout.readline().startswith("epoch 1:"):
         assert run.poll() is None, run.stderr.read()
     run.terminate()
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 130 and stderr.count("interrupted") == 1, stderr
-    assert stderr.rstrip().splitlines()[-1].endswith("run the same command again to carry on"), stderr
-    assert (tmp_path / "a" / "train_state.pt").exists() and not (tmp_path / "a" / "model.pth").exists()
+    assert stderr.rstrip().splitlines()[-1].endswith("run the same command again to carry on"), (
+        stderr
+    )
+    assert (tmp_path / "a" / "train_state.pt").exists() and not (
+        tmp_path / "a" / "model.pth"
+    ).exists()
     resumed = _run(*args[2:], "--out-dir", tmp_path / "a")
     assert resumed.returncode == 0 and "resuming the run saved in" in resumed.stdout, resumed.stderr
     assert not (tmp_path / "a" / "train_state.pt").exists()  # done with: the model is saved
     assert _run(*args[2:], "--out-dir", tmp_path / "b").returncode == 0
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab")
     assert (a["sittings"], b["sittings"]) == (2, 1)
-    assert a["history"]["train_log"] == b["history"]["train_log"] and a["test_loss"] == b["test_loss"]
+    assert (
+        a["history"]["train_log"] == b["history"]["train_log"] and a["test_loss"] == b["test_loss"]
+    )
 
 
 @pytest.mark.integration
 def test_a_second_run_into_a_folder_being_trained_into_stops_in_one_line(tmp_path):
-    args = [sys.executable, "task1_train_mnist.py", "--epochs", 100, "--train-limit", 2000, "--test-limit", 200,
-            "--map-points", 0, "--out-dir", tmp_path]
-    first = subprocess.Popen(list(map(str, args)), cwd=paths.ROOT, text=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    args = [
+        sys.executable,
+        "task1_train_mnist.py",
+        "--epochs",
+        100,
+        "--train-limit",
+        2000,
+        "--test-limit",
+        200,
+        "--map-points",
+        0,
+        "--out-dir",
+        tmp_path,
+    ]
+    first = subprocess.Popen(
+        list(map(str, args)),
+        cwd=paths.ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
-        while not first.stdout.readline().startswith("epoch 1:"):  # training, 99 epochs (minutes) to go
+        while not first.stdout.readline().startswith(
+            "epoch 1:"
+        ):  # training, 99 epochs (minutes) to go
             assert first.poll() is None, first.stderr.read()
         second = _run(*args[2:])
         assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
-        assert second.stderr.strip() == f"error: another run is training into {tmp_path} right now: wait for it " \
+        assert (
+            second.stderr.strip()
+            == f"error: another run is training into {tmp_path} right now: wait for it "
             "to end, stop it (Ctrl-C there), or train into another folder (--out-dir)"
+        )
         assert first.poll() is None  # the first run trains on, untouched
     finally:
         first.terminate()
@@ -97,66 +187,150 @@ def test_a_second_run_into_a_folder_being_trained_into_stops_in_one_line(tmp_pat
     assert first.returncode == 130 and (tmp_path / "train_state.pt").exists()
 
 
-TINY_TRANSFORMER = ["--arch", "transformer", "--patch", "7", "--stride", "7", "--d-model", "16", "--heads", "2",
-                    "--layers", "1", "--ff", "32"]
+TINY_TRANSFORMER = [
+    "--arch",
+    "transformer",
+    "--patch",
+    "7",
+    "--stride",
+    "7",
+    "--d-model",
+    "16",
+    "--heads",
+    "2",
+    "--layers",
+    "1",
+    "--ff",
+    "32",
+]
 
 
 def test_each_architecture_has_its_defaults_and_files():
-    cnn, fast, template = task1.parse_args([]), task1.parse_args(["--arch", "transformer"]), \
-        task1.parse_args(["--template"])
-    assert (cnn.arch, cnn.recipe, cnn.epochs, cnn.hidden, cnn.dropout) == ("cnn", "report", 5, 50, 0.5)
+    cnn, fast, template = (
+        task1.parse_args([]),
+        task1.parse_args(["--arch", "transformer"]),
+        task1.parse_args(["--template"]),
+    )
+    assert (cnn.arch, cnn.recipe, cnn.epochs, cnn.hidden, cnn.dropout) == (
+        "cnn",
+        "report",
+        5,
+        50,
+        0.5,
+    )
     assert cnn.out_dir == paths.OUT_DIR / "task1" and cnn.model == paths.MNIST_MODEL
-    assert fast.out_dir == paths.OUT_DIR / "task1_transformer" and fast.model == paths.model_file("task1_transformer")
+    assert fast.out_dir == paths.OUT_DIR / "task1_transformer" and fast.model == paths.model_file(
+        "task1_transformer"
+    )
     assert fast.save == fast.out_dir / "model.pth" and fast.recipe == "transformer-fast"
-    assert (template.arch, template.recipe, template.epochs) == ("transformer", "transformer-template", 15)
-    assert template.out_dir == paths.OUT_DIR / "task1_template"  # beside the fast transformer's, not over it
+    assert (template.arch, template.recipe, template.epochs) == (
+        "transformer",
+        "transformer-template",
+        15,
+    )
+    assert (
+        template.out_dir == paths.OUT_DIR / "task1_template"
+    )  # beside the fast transformer's, not over it
     assert template.model == paths.model_file("task1_template")
-    assert (template.patch, template.stride, template.d_model, template.heads, template.layers, template.ff) == \
-        (4, 2, 48, 8, 4, 128)
-    assert task1.parse_args(["--template", "--epochs", "2", "--patch", "5"]).patch == 5  # a flag given wins
+    assert (
+        template.patch,
+        template.stride,
+        template.d_model,
+        template.heads,
+        template.layers,
+        template.ff,
+    ) == (4, 2, 48, 8, 4, 128)
+    assert (
+        task1.parse_args(["--template", "--epochs", "2", "--patch", "5"]).patch == 5
+    )  # a flag given wins
 
 
 @pytest.mark.integration
 def test_transformer_smoke_tiny_data(tmp_path):
     out = tmp_path / "out"
-    task1.main(list(map(str, [*TINY_TRANSFORMER, "--epochs", 1, "--train-limit", 2000, "--test-limit", 200,
-                              "--map-points", 100, "--out-dir", out])))
+    task1.main(
+        list(
+            map(
+                str,
+                [
+                    *TINY_TRANSFORMER,
+                    "--epochs",
+                    1,
+                    "--train-limit",
+                    2000,
+                    "--test-limit",
+                    200,
+                    "--map-points",
+                    100,
+                    "--out-dir",
+                    out,
+                ],
+            )
+        )
+    )
     for f in FIGS + ["extra_attention.png", "extra_embedding_map.png"]:
         if f.endswith(".png"):
             assert_figure(out / f, 250, 150)
     assert "TransformerEncoder" in (out / "fig03_network.txt").read_text()
     m = json.loads((out / "metrics.json").read_text())
-    assert m["arch"] == "transformer" and m["model_args"]["d_model"] == 16 and 0 < m["parameters"] < 20_000
+    assert (
+        m["arch"] == "transformer"
+        and m["model_args"]["d_model"] == 16
+        and 0 < m["parameters"] < 20_000
+    )
     assert m["test_accuracy"] > 0.3  # 16 AdamW steps of a tiny transformer; chance is 0.1
     assert len(m["attention"]["digits"]) == 10 and m["train_seconds"] > 0
-    r = _run("--no-train", "--arch", "transformer", "--test-limit", 50, "--map-points", 0,
-             "--out-dir", tmp_path / "again", "--model", out / "model.pth")  # reloads either architecture
+    r = _run(
+        "--no-train",
+        "--arch",
+        "transformer",
+        "--test-limit",
+        50,
+        "--map-points",
+        0,
+        "--out-dir",
+        tmp_path / "again",
+        "--model",
+        out / "model.pth",
+    )  # reloads either architecture
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "again" / "metrics.json").read_text())["arch"] == "transformer"
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--no-train", "--model", "absent.pth"], "run `python task1_train_mnist.py` first"),
-    (["--epochs", "0"], "--epochs: must be at least 1"),
-    (["--batch-size", "-64"], "--batch-size: must be at least 1"),
-    (["--recipe", "magic"], "invalid choice"),
-    (["--arch", "transformer", "--d-model", "50", "--heads", "8"], "divisible by heads"),
-    (["--arch", "transformer", "--patch", "40"], "patch must be 1 to 28"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--no-train", "--model", "absent.pth"], "run `python task1_train_mnist.py` first"),
+        (["--epochs", "0"], "--epochs: must be at least 1"),
+        (["--batch-size", "-64"], "--batch-size: must be at least 1"),
+        (["--recipe", "magic"], "invalid choice"),
+        (["--arch", "transformer", "--d-model", "50", "--heads", "8"], "divisible by heads"),
+        (["--arch", "transformer", "--patch", "40"], "patch must be 1 to 28"),
+    ],
+)
 @pytest.mark.slow
 def test_bad_input_one_line(tmp_path, args, message):
     r = _run(*args, "--out-dir", tmp_path)
     assert r.returncode == 2
-    assert message in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (
+        message in r.stderr
+        and "Traceback" not in r.stderr
+        and len(r.stderr.strip().splitlines()) == 1
+    )
 
 
 @pytest.mark.slow
 def test_wrong_checkpoints_one_line(tmp_path):
     import torch
+
     from models import Net, save_checkpoint
+
     save_checkpoint(Net(num_classes=3), tmp_path / "greek.pth")
     (tmp_path / "junk.pth").write_text("junk")
-    for path, message in [(tmp_path / "greek.pth", "3 output classes"), (tmp_path / "junk.pth", "not a readable")]:
+    for path, message in [
+        (tmp_path / "greek.pth", "3 output classes"),
+        (tmp_path / "junk.pth", "not a readable"),
+    ]:
         r = _run("--no-train", "--model", path, "--out-dir", tmp_path)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pth")
@@ -167,16 +341,28 @@ def test_wrong_checkpoints_one_line(tmp_path):
 @pytest.mark.integration
 def test_empty_digits_folder(tmp_path):
     from models import Net, save_checkpoint
+
     save_checkpoint(Net(), tmp_path / "m.pth")
     (tmp_path / "empty").mkdir()
-    r = _run("--no-train", "--model", tmp_path / "m.pth", "--test-limit", 20, "--digits-dir", tmp_path / "empty",
-             "--out-dir", tmp_path)
+    r = _run(
+        "--no-train",
+        "--model",
+        tmp_path / "m.pth",
+        "--test-limit",
+        20,
+        "--digits-dir",
+        tmp_path / "empty",
+        "--out-dir",
+        tmp_path,
+    )
     assert r.returncode == 2 and "no usable images" in r.stderr
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("recipe,target", [(["--recipe", "report"], 0.979),
-                                           (["--recipe", "adamw-onecycle", "--dropout", "0.1"], 0.992)])
+@pytest.mark.parametrize(
+    "recipe,target",
+    [(["--recipe", "report"], 0.979), (["--recipe", "adamw-onecycle", "--dropout", "0.1"], 0.992)],
+)
 def test_reproduces_report_accuracy(tmp_path, recipe, target):
     """The full Task 1 protocol on real MNIST: 5 epochs on 60000 images, tested on 10000."""
     r = _run(*recipe, "--out-dir", tmp_path)
@@ -189,30 +375,48 @@ def test_reproduces_report_accuracy(tmp_path, recipe, target):
 
 def test_batch_lines_come_on_their_timer_and_not_after_an_epochs_first_batch(capsys):
     import torch
-    import training
-    p = training.EpochProgress(order=torch.arange(640), step=1, loss_sum=64.0, count=64, seconds=2.0)
+
+    from recognition import training
+
+    p = training.EpochProgress(
+        order=torch.arange(640), step=1, loss_sum=64.0, count=64, seconds=2.0
+    )
     report = task1.batch_line(10, every_s=0)
     report(3, p)  # straight after the evaluation before the epoch: no line yet
     assert capsys.readouterr().out == ""
     p.step, p.count, p.seconds = 5, 320, 600.0
     report(3, p)
-    assert capsys.readouterr().out == "  epoch 3: batch 5/10, mean loss 0.2000, about 10 min to the end of the epoch\n"
+    assert (
+        capsys.readouterr().out
+        == "  epoch 3: batch 5/10, mean loss 0.2000, about 10 min to the end of the epoch\n"
+    )
     p.step = 10
     report(3, p)  # the epoch's end has its own line
-    task1.batch_line(10, every_s=3600)(3, training.EpochProgress(order=p.order, step=5, count=320, seconds=9.0))
+    task1.batch_line(10, every_s=3600)(
+        3, training.EpochProgress(order=p.order, step=5, count=320, seconds=9.0)
+    )
     assert capsys.readouterr().out == ""
 
 
 def test_no_train_keeps_what_metrics_json_says_of_the_models_training(tmp_path, monkeypatch):
     """Drawing a model's figures again must not forget the hours it took to train (nor REPORT.md's row)."""
-    trained = {"model": str(tmp_path / "out" / "model.pth"), "history": {"epochs": []}, "recipe": {"name": "r"},
-               "epochs": 15, "train_seconds": 31000.0, "sittings": 9, "test_accuracy": 0.99}
+    trained = {
+        "model": str(tmp_path / "out" / "model.pth"),
+        "history": {"epochs": []},
+        "recipe": {"name": "r"},
+        "epochs": 15,
+        "train_seconds": 31000.0,
+        "sittings": 9,
+        "test_accuracy": 0.99,
+    }
     metrics = tmp_path / "out" / "metrics.json"
     metrics.parent.mkdir()
     metrics.write_text(json.dumps(trained))
     monkeypatch.chdir(tmp_path)  # the same model named by a relative path
     kept = task1.earlier_training(metrics, "out/model.pth")
-    assert kept == {k: trained[k] for k in ("history", "recipe", "epochs", "train_seconds", "sittings")}
+    assert kept == {
+        k: trained[k] for k in ("history", "recipe", "epochs", "train_seconds", "sittings")
+    }
     assert task1.earlier_training(metrics, tmp_path / "other.pth") == {}
     metrics.write_text("[1, 2")
     assert task1.earlier_training(metrics, "out/model.pth") == {}

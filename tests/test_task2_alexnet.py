@@ -1,4 +1,5 @@
 """Task 2 (Figs 9-10, Grad-CAM) and the AlexNet extension (Figs 18-19): the filter2D check, scripts, errors."""
+
 import json
 import os
 import subprocess
@@ -8,25 +9,21 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import assert_figure
 from PIL import Image
 from torchvision.models import alexnet
 
-import datasets
 import ext_alexnet
-import filters
-import gradcam
-import paths
-import plots
 import task2_examine
-import training
-from conftest import assert_figure
-from errors import DataError, UsageError
 from models import CheckpointError, Net, load_checkpoint
+from recognition import datasets, filters, gradcam, paths, plots, training
+from recognition.errors import DataError, UsageError
 
 ROOT = paths.ROOT
 
 
 # ---------------------------------------------------------------- stand-ins made by the tests
+
 
 @pytest.fixture(scope="module")
 def alexnet_random():
@@ -54,9 +51,8 @@ def photo(tmp_path_factory):
     return path
 
 
-
-
 # ---------------------------------------------------------------- filter2D equals the conv layer
+
 
 def test_filter2d_equals_net_conv1_inside_the_border():
     torch.manual_seed(1)
@@ -125,10 +121,14 @@ def test_gradcam_maps_are_in_unit_range():
 
 # ---------------------------------------------------------------- task2_examine.py
 
+
 @pytest.mark.integration
 def test_task2_says_a_transformer_has_no_filters(tmp_path):
     from models import NetTransformer, save_checkpoint
-    save_checkpoint(NetTransformer(patch=7, stride=7, d_model=16, heads=2, layers=1), tmp_path / "t.pth")
+
+    save_checkpoint(
+        NetTransformer(patch=7, stride=7, d_model=16, heads=2, layers=1), tmp_path / "t.pth"
+    )
     with pytest.raises(UsageError, match="no convolution filters"):
         task2_examine.main(["--model", str(tmp_path / "t.pth"), "--out-dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()  # it stops before writing anything
@@ -136,8 +136,18 @@ def test_task2_says_a_transformer_has_no_filters(tmp_path):
 
 def test_task2_writes_figs_9_10_and_the_check(mnist_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
-    task2_examine.main(["--model", str(mnist_checkpoint), "--out-dir", str(out), "--test-limit", "300",
-                        "--device", "cpu"])
+    task2_examine.main(
+        [
+            "--model",
+            str(mnist_checkpoint),
+            "--out-dir",
+            str(out),
+            "--test-limit",
+            "300",
+            "--device",
+            "cpu",
+        ]
+    )
     printed = capsys.readouterr().out
     assert "conv1 weight shape: (10, 1, 5, 5)" in printed
     for name in ("fig09_conv1_filters.png", "fig10_conv1_responses.png", "extra_gradcam.png"):
@@ -155,26 +165,45 @@ def test_task2_writes_figs_9_10_and_the_check(mnist_checkpoint, tmp_path, capsys
     model, _ = load_checkpoint(mnist_checkpoint)
     x, y = datasets.load_split("MNIST", False, limit=300)
     pred = training.predict(model, datasets.normalize(x, "MNIST")).argmax(1)
-    assert all(pred[i] == y[i] for i in g["correct"]) and all(pred[i] != y[i] for i in g["misclassified"])
+    assert all(pred[i] == y[i] for i in g["correct"]) and all(
+        pred[i] != y[i] for i in g["misclassified"]
+    )
     assert g["predictions"] == [int(pred[i]) for i in g["correct"] + g["misclassified"]]
     assert m["test_errors"] == int((pred != y).sum())
     # the errors: the confusion matrix counts every test digit once, its diagonal the right ones
     counts = np.array(m["confusion"])
     assert counts.shape == (10, 10) and counts.sum() == m["test_n"] == 300
     assert np.trace(counts) == int((pred == y).sum())
-    assert np.allclose(m["per_class_accuracy"], [((pred == y) & (y == d)).sum() / max(1, (y == d).sum())
-                                                  for d in range(10)])
+    assert np.allclose(
+        m["per_class_accuracy"],
+        [((pred == y) & (y == d)).sum() / max(1, (y == d).sum()) for d in range(10)],
+    )
     pairs = m["confused_pairs"]
-    assert 0 < len(pairs) <= 5 and [p["count"] for p in pairs] == sorted((p["count"] for p in pairs), reverse=True)
-    assert all(p["count"] == int(((y == p["true"]) & (pred == p["predicted"])).sum()) for p in pairs)
+    assert 0 < len(pairs) <= 5 and [p["count"] for p in pairs] == sorted(
+        (p["count"] for p in pairs), reverse=True
+    )
+    assert all(
+        p["count"] == int(((y == p["true"]) & (pred == p["predicted"])).sum()) for p in pairs
+    )
     assert_figure(out / "extra_confusion_matrix.png", 400, 400)
     assert_figure(out / "extra_confused_pairs.png", 300, 300)
 
 
 @pytest.mark.slow
 def test_task2_missing_model_is_one_line(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "task2_examine.py"), "--model", str(tmp_path / "none.pth"),
-                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "task2_examine.py"),
+            "--model",
+            str(tmp_path / "none.pth"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
@@ -191,15 +220,31 @@ def test_task2_rejects_a_checkpoint_of_another_architecture(tmp_path):
 
 # ---------------------------------------------------------------- ext_alexnet.py
 
+
 @pytest.mark.slow
 def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
     titles = []
     real = plots.filter_response_grid
-    monkeypatch.setattr(plots, "filter_response_grid", lambda *a, **k: titles.append(k["suptitle"]) or real(*a, **k))
+    monkeypatch.setattr(
+        plots, "filter_response_grid", lambda *a, **k: titles.append(k["suptitle"]) or real(*a, **k)
+    )
     out = tmp_path / "out"
-    ext_alexnet.main(["--random-weights", "--image", str(photo), "--out-dir", str(out), "--data-dir",
-                      str(tmp_path / "no_data")])
-    for name in ("fig18_alexnet_conv1.png", "fig19_alexnet_conv2.png", "alexnet_conv1_all_filters.png"):
+    ext_alexnet.main(
+        [
+            "--random-weights",
+            "--image",
+            str(photo),
+            "--out-dir",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "no_data"),
+        ]
+    )
+    for name in (
+        "fig18_alexnet_conv1.png",
+        "fig19_alexnet_conv2.png",
+        "alexnet_conv1_all_filters.png",
+    ):
         assert_figure(out / name, 600, 400)
     assert len(titles) == 2 and all("random weights (untrained)" in t for t in titles)
     assert "64x5x5" in titles[1] and "strongest input channel" in titles[1]
@@ -208,34 +253,55 @@ def test_alexnet_random_weights_writes_figs_18_19(photo, tmp_path, monkeypatch):
     assert m["layers"]["3"]["weight_shape"] == [192, 64, 5, 5]
     assert m["layers"]["3"]["input_shape"] == [64, 27, 27]
     for layer in m["layers"].values():
-        assert layer["filter2d_check"]["max_abs_diff"] < 1e-4 * layer["filter2d_check"]["max_abs_output"]
+        assert (
+            layer["filter2d_check"]["max_abs_diff"]
+            < 1e-4 * layer["filter2d_check"]["max_abs_output"]
+        )
     assert not (tmp_path / "no_data").exists()  # --image given: nothing fetched
 
 
 @pytest.mark.slow
 def test_alexnet_loads_a_weights_file(alexnet_file, alexnet_random, photo, tmp_path):
     out = tmp_path / "out"
-    ext_alexnet.main(["--model", str(alexnet_file), "--image", str(photo), "--out-dir", str(out),
-                      "--layers", "6", "--num-filters", "3"])
+    ext_alexnet.main(
+        [
+            "--model",
+            str(alexnet_file),
+            "--image",
+            str(photo),
+            "--out-dir",
+            str(out),
+            "--layers",
+            "6",
+            "--num-filters",
+            "3",
+        ]
+    )
     m = json.loads((out / "metrics.json").read_text())
     assert list(m["layers"]) == ["6"] and m["layers"]["6"]["weight_shape"] == [384, 192, 3, 3]
-    assert (out / "alexnet_features6.png").is_file() and not (out / "fig18_alexnet_conv1.png").exists()
+    assert (out / "alexnet_features6.png").is_file() and not (
+        out / "fig18_alexnet_conv1.png"
+    ).exists()
     assert len(m["top3"]) == 3
     model, _ = ext_alexnet.load_alexnet(alexnet_file)
     assert torch.equal(model.features[0].weight, alexnet_random.features[0].weight)
 
 
 @pytest.mark.slow
-def test_alexnet_default_weights_come_through_torchvisions_cache(alexnet_file, photo, tmp_path, monkeypatch,
-                                                                   capsys):
+def test_alexnet_default_weights_come_through_torchvisions_cache(
+    alexnet_file, photo, tmp_path, monkeypatch, capsys
+):
     """No --model: torchvision's weights API, which finds the file in $TORCH_HOME's cache and downloads nothing."""
     from torchvision.models import AlexNet_Weights
+
     cache = tmp_path / "torch_home" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     (cache / AlexNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]).symlink_to(alexnet_file)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     out = tmp_path / "out"
-    ext_alexnet.main(["--image", str(photo), "--out-dir", str(out), "--layers", "0", "--num-filters", "2"])
+    ext_alexnet.main(
+        ["--image", str(photo), "--out-dir", str(out), "--layers", "0", "--num-filters", "2"]
+    )
     m = json.loads((out / "metrics.json").read_text())
     assert m["weights"] == "ImageNet weights" and len(m["top3"]) == 3
     assert "AlexNet's top 3 ImageNet classes" in capsys.readouterr().out
@@ -251,7 +317,9 @@ def test_alexnet_bad_inputs_are_one_line_errors(tmp_path, photo):
     with pytest.raises(UsageError, match="AlexNet"):
         ext_alexnet.main(["--model", str(other), "--image", str(photo), "--out-dir", str(tmp_path)])
     with pytest.raises(UsageError, match="choose from 0, 3, 6, 8, 10"):
-        ext_alexnet.main(["--random-weights", "--image", str(photo), "--layers", "1", "--out-dir", str(tmp_path)])
+        ext_alexnet.main(
+            ["--random-weights", "--image", str(photo), "--layers", "1", "--out-dir", str(tmp_path)]
+        )
     notimage = tmp_path / "notes.jpg"
     notimage.write_text("hello")
     with pytest.raises(DataError, match="not a readable image"):
@@ -262,17 +330,34 @@ def _offline_env(tmp_path):
     """Downloads fail at once, with or without internet: an empty torch cache and a proxy nobody listens on."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
     dead = "http://127.0.0.1:9"  # the discard port: connection refused
-    env.update(TORCH_HOME=str(tmp_path / "torch_home"), HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead,
-               https_proxy=dead)
+    env.update(
+        TORCH_HOME=str(tmp_path / "torch_home"),
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        http_proxy=dead,
+        https_proxy=dead,
+    )
     return env
 
 
 @pytest.mark.parametrize("extra", [[], ["--random-weights"]], ids=["no-weights", "no-image"])
 @pytest.mark.slow
 def test_alexnet_without_downloads_exits_with_one_line(tmp_path, extra):
-    done = subprocess.run([sys.executable, str(ROOT / "ext_alexnet.py"), *extra, "--data-dir", str(tmp_path / "data"),
-                           "--out-dir", str(tmp_path / "out")], env=_offline_env(tmp_path), capture_output=True,
-                          text=True, timeout=180)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "ext_alexnet.py"),
+            *extra,
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ],
+        env=_offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()

@@ -1,4 +1,5 @@
 """Task 3 (Greek letters): GreekTransform, freezing, class order, smoke runs, and 100 % on the committed data."""
+
 import hashlib
 import json
 
@@ -6,17 +7,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_figure
 from PIL import Image
 from torchvision.transforms import functional as TF
 
-import datasets
-import letters
-import paths
 import task3_greek
-from conftest import assert_figure
-from errors import CheckpointError, DataError, UsageError
-from handwriting import GREEK, GREEK_SHAPES, render
 from models import Net, load_checkpoint
+from recognition import datasets, letters, paths
+from recognition.errors import CheckpointError, DataError, UsageError
+from tools.handwriting import GREEK, GREEK_SHAPES, render
 
 
 def sha(path):
@@ -25,8 +24,9 @@ def sha(path):
 
 def letter_image(letter, seed, size=128):
     """A rendered handwritten letter as a PIL RGB image, dark ink on light paper."""
-    return Image.fromarray(render(GREEK[letter], np.random.default_rng(seed), size, size,
-                                  stroke_width=0.07 * size))
+    return Image.fromarray(
+        render(GREEK[letter], np.random.default_rng(seed), size, size, stroke_width=0.07 * size)
+    )
 
 
 def make_folder(root, letters, count, seed=0, size=128):
@@ -37,9 +37,8 @@ def make_folder(root, letters, count, seed=0, size=128):
     return root
 
 
-
-
 # ---- GreekTransform
+
 
 def test_greek_transform_shape_range_and_polarity():
     x = letters.greek_transform()(letter_image("beta", 1))
@@ -54,10 +53,16 @@ def test_greek_transform_shape_range_and_polarity():
 
 def test_greek_transform_is_the_course_chain_for_128px():
     img = letter_image("alpha", 2).convert("L")
-    course = TF.invert(TF.center_crop(TF.affine(TF.rgb_to_grayscale(letter_image("alpha", 2)), 0.0, [0, 0], 36 / 128,
-                                                [0.0]), [28, 28]))
+    course = TF.invert(
+        TF.center_crop(
+            TF.affine(TF.rgb_to_grayscale(letter_image("alpha", 2)), 0.0, [0, 0], 36 / 128, [0.0]),
+            [28, 28],
+        )
+    )
     ours = letters.GreekTransform()(img)
-    assert np.abs(np.asarray(ours, int) - np.asarray(course, int)).max() <= 1  # PIL's L from RGB rounds alike
+    assert (
+        np.abs(np.asarray(ours, int) - np.asarray(course, int)).max() <= 1
+    )  # PIL's L from RGB rounds alike
 
 
 def test_greek_transform_other_sizes_and_transparency(tmp_path):
@@ -67,11 +72,16 @@ def test_greek_transform_other_sizes_and_transparency(tmp_path):
     ink = (255 - np.asarray(Image.fromarray(rgb).convert("L"), float)) / 255
     alpha = np.clip((ink - 0.3) / 0.4, 0, 1)
     rgba = np.zeros((256, 256, 4), np.uint8)
-    rgba[..., 3] = (alpha * 255).astype(np.uint8)  # black ink where opaque, transparent (and black) elsewhere
+    rgba[..., 3] = (alpha * 255).astype(
+        np.uint8
+    )  # black ink where opaque, transparent (and black) elsewhere
     Image.fromarray(rgba, "RGBA").save(tmp_path / "g.png")
     Image.fromarray(rgb).save(tmp_path / "big.png")
     t = letters.greek_transform()
-    a, b = t(letters.load_letter_image(tmp_path / "g.png")), t(letters.load_letter_image(tmp_path / "big.png"))
+    a, b = (
+        t(letters.load_letter_image(tmp_path / "g.png")),
+        t(letters.load_letter_image(tmp_path / "big.png")),
+    )
     assert a.shape == b.shape == (1, 28, 28)
     mean, std = datasets.STATS["MNIST"]
     pa, pb = a[0] * std + mean, b[0] * std + mean
@@ -81,13 +91,17 @@ def test_greek_transform_other_sizes_and_transparency(tmp_path):
 
 # ---- the network
 
+
 def test_only_the_new_layer_learns():
     net = task3_greek.greek_net(Net(), 5, frozen_eval=True)
     assert net.fc2.out_features == 5 and net.config()["num_classes"] == 5
     assert [n for n, p in net.named_parameters() if p.requires_grad] == ["fc2.weight", "fc2.bias"]
     net.train()
     F.nll_loss(net(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])).backward()
-    assert {n for n, p in net.named_parameters() if p.grad is not None} == {"fc2.weight", "fc2.bias"}
+    assert {n for n, p in net.named_parameters() if p.grad is not None} == {
+        "fc2.weight",
+        "fc2.bias",
+    }
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(net(x), net(x))  # frozen dropout stays off in train mode
 
@@ -102,37 +116,67 @@ def test_class_order_is_sorted_folder_names(tmp_path):
 
 # ---- smoke runs of the script on tiny data
 
+
 def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, mnist_checkpoint):
     train = make_folder(tmp_path / "train", ["gamma", "alpha", "beta"], 3, seed=0)
     test = make_folder(tmp_path / "test", ["gamma", "alpha", "beta"], 2, seed=50, size=160)
     before = sha(mnist_checkpoint)
     out, save = tmp_path / "out", tmp_path / "greek.pth"
-    task3_greek.main(["--model", str(mnist_checkpoint), "--train-dir", str(train), "--test-dir", str(test),
-                      "--letters", "gamma", "alpha", "--epochs", "2", "--out-dir", str(out), "--save", str(save)])
+    task3_greek.main(
+        [
+            "--model",
+            str(mnist_checkpoint),
+            "--train-dir",
+            str(train),
+            "--test-dir",
+            str(test),
+            "--letters",
+            "gamma",
+            "alpha",
+            "--epochs",
+            "2",
+            "--out-dir",
+            str(out),
+            "--save",
+            str(save),
+        ]
+    )
     assert sha(mnist_checkpoint) == before
     model, ckpt = load_checkpoint(save)
     assert ckpt["class_names"] == ["alpha", "gamma"] and model.fc2.out_features == 2
     metrics = json.loads((out / "metrics.json").read_text())
     confusion = np.array(metrics["confusion"])
-    assert metrics["test_n"] == confusion.sum() == 4 and metrics["test_correct"] == np.trace(confusion)
+    assert metrics["test_n"] == confusion.sum() == 4 and metrics["test_correct"] == np.trace(
+        confusion
+    )
     assert metrics["test_accuracy"] == metrics["test_correct"] / 4
     assert len(metrics["misclassified"]) == 4 - metrics["test_correct"]
     assert set(metrics["per_class_accuracy"]) == {"alpha", "gamma"}
-    assert metrics["embedding_map"]["points"] == 6 + 4 and metrics["embedding_map"]["test_points"] == 4
+    assert (
+        metrics["embedding_map"]["points"] == 6 + 4 and metrics["embedding_map"]["test_points"] == 4
+    )
     assert metrics["embedding_map"]["misclassified"] == 4 - metrics["test_correct"]
     assert_figure(out / "extra_embedding_map.png", 600, 300)
-    for name in ("fig11_greek_predictions.png", "fig12_training_error.png", "fig13_network.txt",
-                 "confusion_matrix.png"):
+    for name in (
+        "fig11_greek_predictions.png",
+        "fig12_training_error.png",
+        "fig13_network.txt",
+        "confusion_matrix.png",
+    ):
         assert (out / name).is_file()
     assert "out_features=2" in (out / "fig13_network.txt").read_text()
 
     # --classify with the saved model: labels from the folder names; an unreadable file is skipped, not fatal.
     (test / "alpha" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.warns(UserWarning, match="broken.png"):
-        task3_greek.main(["--classify", str(test), "--model", str(save), "--out-dir", str(out / "c")])
+        task3_greek.main(
+            ["--classify", str(test), "--model", str(save), "--out-dir", str(out / "c")]
+        )
     result = json.loads((out / "c" / "metrics.json").read_text())
     assert result["classes"] == ["alpha", "gamma"] and len(result["results"]) == 6
-    labelled = [r for r in result["results"] if r["label"] is not None]  # beta is not a class of this model
+    labelled = [
+        r for r in result["results"] if r["label"] is not None
+    ]  # beta is not a class of this model
     assert {r["label"] for r in labelled} == {"alpha", "gamma"} and len(labelled) == 4
     assert result["accuracy"] == sum(r["label"] == r["prediction"] for r in labelled) / 4
     assert (out / "c" / "classified_letters.png").is_file()
@@ -140,29 +184,77 @@ def test_smoke_run_saves_class_names_and_leaves_model_alone(tmp_path, mnist_chec
 
 def test_transfer_from_a_transformer_checkpoint(tmp_path):
     from models import NetTransformer, save_checkpoint
+
     torch.manual_seed(0)
     base = tmp_path / "transformer.pth"
-    save_checkpoint(NetTransformer(patch=7, stride=3, d_model=16, heads=2, layers=1, ff=32),
-                    base, class_names=[str(d) for d in range(10)])
+    save_checkpoint(
+        NetTransformer(patch=7, stride=3, d_model=16, heads=2, layers=1, ff=32),
+        base,
+        class_names=[str(d) for d in range(10)],
+    )
     train = make_folder(tmp_path / "train", ["alpha", "beta"], 3, seed=0)
     test = make_folder(tmp_path / "test", ["alpha", "beta"], 2, seed=50)
     out, save = tmp_path / "out", tmp_path / "greek.pth"
-    task3_greek.main(["--model", str(base), "--train-dir", str(train), "--test-dir", str(test), "--epochs", "2",
-                      "--letters", "alpha", "beta", "--out-dir", str(out), "--save", str(save)])
+    task3_greek.main(
+        [
+            "--model",
+            str(base),
+            "--train-dir",
+            str(train),
+            "--test-dir",
+            str(test),
+            "--epochs",
+            "2",
+            "--letters",
+            "alpha",
+            "beta",
+            "--out-dir",
+            str(out),
+            "--save",
+            str(save),
+        ]
+    )
     model, ckpt = load_checkpoint(save)
-    assert ckpt["arch"] == "transformer" and ckpt["class_names"] == ["alpha", "beta"] and model.fc2.out_features == 2
+    assert (
+        ckpt["arch"] == "transformer"
+        and ckpt["class_names"] == ["alpha", "beta"]
+        and model.fc2.out_features == 2
+    )
     original, _ = load_checkpoint(base)
     frozen = {k: v for k, v in original.state_dict().items() if not k.startswith("fc2.")}
-    assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())  # only the new fc2 learned
+    assert all(
+        torch.equal(model.state_dict()[k], v) for k, v in frozen.items()
+    )  # only the new fc2 learned
     assert "TransformerEncoder" in (out / "fig13_network.txt").read_text()
 
 
 def test_sweep_smoke(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 2)
     out = tmp_path / "sweep"
-    task3_greek.main(["--model", str(mnist_checkpoint), "--train-dir", str(data), "--test-dir", str(data), "--sweep",
-                      "--epochs", "1", "3", "--batch-size", "1", "4", "--letters", "alpha", "beta",
-                      "--out-dir", str(out), "--save", str(tmp_path / "g.pth")])
+    task3_greek.main(
+        [
+            "--model",
+            str(mnist_checkpoint),
+            "--train-dir",
+            str(data),
+            "--test-dir",
+            str(data),
+            "--sweep",
+            "--epochs",
+            "1",
+            "3",
+            "--batch-size",
+            "1",
+            "4",
+            "--letters",
+            "alpha",
+            "beta",
+            "--out-dir",
+            str(out),
+            "--save",
+            str(tmp_path / "g.pth"),
+        ]
+    )
     rows = json.loads((out / "metrics.json").read_text())["rows"]
     assert [(r["batch_size"], r["epochs"]) for r in rows] == [(1, 1), (1, 3), (4, 1), (4, 3)]
     assert (out / "fig17_sweep_loss.png").is_file() and (out / "sweep_results.csv").is_file()
@@ -172,41 +264,91 @@ def test_refuses_to_overwrite_the_mnist_model(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
     before = sha(mnist_checkpoint)
     with pytest.raises(UsageError, match="MNIST model"):
-        task3_greek.main(["--model", str(mnist_checkpoint), "--save", str(mnist_checkpoint), "--train-dir", str(data),
-                          "--test-dir", str(data), "--letters", "alpha", "beta", "--out-dir", str(tmp_path)])
+        task3_greek.main(
+            [
+                "--model",
+                str(mnist_checkpoint),
+                "--save",
+                str(mnist_checkpoint),
+                "--train-dir",
+                str(data),
+                "--test-dir",
+                str(data),
+                "--letters",
+                "alpha",
+                "beta",
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
     assert sha(mnist_checkpoint) == before
 
 
 def test_missing_model_is_one_clear_error(tmp_path):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
     with pytest.raises(CheckpointError, match="run `python task1_train_mnist.py` first"):
-        task3_greek.main(["--model", str(tmp_path / "none.pth"), "--train-dir", str(data), "--test-dir", str(data),
-                          "--letters", "alpha", "beta", "--out-dir", str(tmp_path)])
+        task3_greek.main(
+            [
+                "--model",
+                str(tmp_path / "none.pth"),
+                "--train-dir",
+                str(data),
+                "--test-dir",
+                str(data),
+                "--letters",
+                "alpha",
+                "beta",
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
 
 
 # ---- the committed data with a trained MNIST model
+
 
 def trained_mnist_model(tmp_path):
     """Task 1's model of `make reproduce`, or one trained now with the report's recipe (~40 s)."""
     if paths.MNIST_MODEL.is_file():
         return paths.MNIST_MODEL
     import task1_train_mnist
-    task1_train_mnist.main(["--save", str(tmp_path / "model.pth"), "--out-dir", str(tmp_path / "t1")])
+
+    task1_train_mnist.main(
+        ["--save", str(tmp_path / "model.pth"), "--out-dir", str(tmp_path / "t1")]
+    )
     return tmp_path / "model.pth"
 
 
-COURSE = ["--pipeline", "course", "--train-dir", str(paths.DATA_DIR / "greek_train"),
-          "--test-dir", str(paths.DATA_DIR / "greek_test")]
+COURSE = [
+    "--pipeline",
+    "course",
+    "--train-dir",
+    str(paths.DATA_DIR / "greek_train"),
+    "--test-dir",
+    str(paths.DATA_DIR / "greek_test"),
+]
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("flags, n, floor", [([], 54, 0.97), (COURSE, 18, 1.0)], ids=["writers-photo", "course"])
+@pytest.mark.parametrize(
+    "flags, n, floor", [([], 54, 0.97), (COURSE, 18, 1.0)], ids=["writers-photo", "course"]
+)
 def test_committed_three_letters(tmp_path, flags, n, floor):
     # Default: the test writers through the photo pipeline; the report's protocol: the course's set and transform.
     model = trained_mnist_model(tmp_path)
     before = sha(model)
     out = tmp_path / "t3"
-    task3_greek.main(["--model", str(model), "--out-dir", str(out), "--save", str(tmp_path / "greek3.pth"), *flags])
+    task3_greek.main(
+        [
+            "--model",
+            str(model),
+            "--out-dir",
+            str(out),
+            "--save",
+            str(tmp_path / "greek3.pth"),
+            *flags,
+        ]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["classes"] == ["alpha", "beta", "gamma"] and metrics["test_n"] == n
     assert metrics["test_accuracy"] >= floor, metrics["misclassified"]
@@ -214,9 +356,13 @@ def test_committed_three_letters(tmp_path, flags, n, floor):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not (paths.REAL_DIR / "digits").is_dir(), reason="no real handwriting (../shared/real_handwriting)")
+@pytest.mark.skipif(
+    not (paths.REAL_DIR / "digits").is_dir(),
+    reason="no real handwriting (../shared/real_handwriting)",
+)
 def test_real_digits_read_by_task1s_photo_pipeline(tmp_path):
     from benchmarks import bench_real_handwriting as bench
+
     args = bench.parse_args(["--model", str(trained_mnist_model(tmp_path)), "--device", "cpu"])
     correct, n, wrong = bench.measure_digits(args, torch.device("cpu"))
     assert n == 30 and correct >= 29, wrong
@@ -225,17 +371,36 @@ def test_real_digits_read_by_task1s_photo_pipeline(tmp_path):
 def test_one_value_per_flag_unless_sweep(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
     with pytest.raises(UsageError, match="--epochs takes one value"):
-        task3_greek.main(["--model", str(mnist_checkpoint), "--epochs", "2", "4", "--train-dir", str(data),
-                          "--test-dir", str(data), "--letters", "alpha", "beta", "--out-dir", str(tmp_path / "o")])
+        task3_greek.main(
+            [
+                "--model",
+                str(mnist_checkpoint),
+                "--epochs",
+                "2",
+                "4",
+                "--train-dir",
+                str(data),
+                "--test-dir",
+                str(data),
+                "--letters",
+                "alpha",
+                "beta",
+                "--out-dir",
+                str(tmp_path / "o"),
+            ]
+        )
 
 
 def test_classify_without_a_greek_model_says_which_script_makes_it(tmp_path):
     make_folder(tmp_path / "mine", ["alpha"], 1)
     with pytest.raises(CheckpointError, match="run `python task3_greek.py` first"):
-        task3_greek.main(["--classify", str(tmp_path / "mine"), "--model", str(tmp_path / "none.pth")])
+        task3_greek.main(
+            ["--classify", str(tmp_path / "mine"), "--model", str(tmp_path / "none.pth")]
+        )
 
 
 # ---- the letter pipelines and bad input
+
 
 def bad_and_odd_files(folder):
     """One good letter and every kind of awkward file; returns (usable names, names to skip)."""
@@ -246,14 +411,21 @@ def bad_and_odd_files(folder):
     huge.paste(Image.fromarray(good).resize((6000, 6000)), (1000, 0))
     huge.save(folder / "huge.jpg", quality=70)
     frames = [Image.fromarray(good).convert("P"), Image.fromarray(255 - good).convert("P")]
-    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(
+        folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0
+    )
     Image.fromarray(good).convert("CMYK").save(folder / "cmyk.jpg")
-    Image.fromarray((np.asarray(Image.fromarray(good).convert("L"), np.uint16) * 257)).save(folder / "deep.png")
+    Image.fromarray((np.asarray(Image.fromarray(good).convert("L"), np.uint16) * 257)).save(
+        folder / "deep.png"
+    )
     Image.new("L", (128, 128), 240).save(folder / "no_ink.png")
     Image.new("L", (1, 1), 0).save(folder / "one_pixel.png")
     (folder / "not_an_image.png").write_bytes(b"this is text, not a PNG")
-    return {"good.png", "huge.jpg", "animated.gif", "cmyk.jpg", "deep.png"}, {"no_ink.png", "one_pixel.png",
-                                                                             "not_an_image.png"}
+    return {"good.png", "huge.jpg", "animated.gif", "cmyk.jpg", "deep.png"}, {
+        "no_ink.png",
+        "one_pixel.png",
+        "not_an_image.png",
+    }
 
 
 @pytest.mark.parametrize("pipeline", letters.PIPELINES)
@@ -262,7 +434,9 @@ def test_bad_files_are_skipped_with_one_warning_line_each(tmp_path, pipeline):
     with pytest.warns(UserWarning) as caught:
         x, y, found = letters.load_letter_folder(tmp_path, ["alpha"], pipeline)
     messages = [str(w.message) for w in caught]
-    assert {p.name for p in found} == usable and x.shape == (len(usable), 1, 28, 28) and (y == 0).all()
+    assert (
+        {p.name for p in found} == usable and x.shape == (len(usable), 1, 28, 28) and (y == 0).all()
+    )
     assert sorted(m.split(":")[0].split()[-1] for m in messages) == sorted(skipped)
     assert all("\n" not in m for m in messages)
     # Every usable odd file reads as the same letter as the plain one.
@@ -275,7 +449,10 @@ def test_bad_files_are_skipped_with_one_warning_line_each(tmp_path, pipeline):
 def test_a_letter_folder_with_nothing_usable_is_one_error(tmp_path):
     (tmp_path / "beta").mkdir()
     Image.new("L", (64, 64), 255).save(tmp_path / "beta" / "blank.png")
-    with pytest.warns(UserWarning, match="blank.png"), pytest.raises(DataError, match="no usable images"):
+    with (
+        pytest.warns(UserWarning, match="blank.png"),
+        pytest.raises(DataError, match="no usable images"),
+    ):
         letters.load_letter_folder(tmp_path, ["beta"], "photo")
 
 
@@ -288,15 +465,31 @@ def test_photo_pipeline_gives_thin_and_thick_pens_the_same_input(tmp_path):
         Image.fromarray(img).save(tmp_path / name)
     photo = [letters.input_function("photo")(tmp_path / n) for n in ("thin.png", "thick.png")]
     course = [letters.input_function("course")(tmp_path / n) for n in ("thin.png", "thick.png")]
-    similarity = [F.cosine_similarity(a.flatten() - a.mean(), b.flatten() - b.mean(), dim=0) for a, b in (photo, course)]
+    similarity = [
+        F.cosine_similarity(a.flatten() - a.mean(), b.flatten() - b.mean(), dim=0)
+        for a, b in (photo, course)
+    ]
     assert similarity[0] > 0.7 and similarity[0] > similarity[1] + 0.1
 
 
 def test_unknown_letter_is_one_line_naming_the_available_ones(tmp_path, mnist_checkpoint):
     data = make_folder(tmp_path / "d", ["alpha", "beta"], 1)
     with pytest.raises(DataError, match=r"no folder for omega \(it has: alpha, beta\)"):
-        task3_greek.main(["--model", str(mnist_checkpoint), "--train-dir", str(data), "--test-dir", str(data),
-                          "--letters", "alpha", "omega", "--out-dir", str(tmp_path / "o")])
+        task3_greek.main(
+            [
+                "--model",
+                str(mnist_checkpoint),
+                "--train-dir",
+                str(data),
+                "--test-dir",
+                str(data),
+                "--letters",
+                "alpha",
+                "omega",
+                "--out-dir",
+                str(tmp_path / "o"),
+            ]
+        )
 
 
 def test_seven_letters_course_pipeline_and_classify_reads_as_it_trained(tmp_path, mnist_checkpoint):
@@ -305,20 +498,52 @@ def test_seven_letters_course_pipeline_and_classify_reads_as_it_trained(tmp_path
     for i, letter in enumerate(seven):
         (root / letter).mkdir(parents=True)
         for j in range(2):
-            Image.fromarray(render(GREEK_SHAPES[letter][j % len(GREEK_SHAPES[letter])], np.random.default_rng(i * 10 + j),
-                                   100, 120)).save(root / letter / f"{j}.png")
+            Image.fromarray(
+                render(
+                    GREEK_SHAPES[letter][j % len(GREEK_SHAPES[letter])],
+                    np.random.default_rng(i * 10 + j),
+                    100,
+                    120,
+                )
+            ).save(root / letter / f"{j}.png")
     out, save = tmp_path / "out", tmp_path / "g.pth"
-    task3_greek.main(["--model", str(mnist_checkpoint), "--train-dir", str(root), "--test-dir", str(root),
-                      "--letters", *seven, "--epochs", "1", "--pipeline", "course", "--out-dir", str(out),
-                      "--save", str(save)])
+    task3_greek.main(
+        [
+            "--model",
+            str(mnist_checkpoint),
+            "--train-dir",
+            str(root),
+            "--test-dir",
+            str(root),
+            "--letters",
+            *seven,
+            "--epochs",
+            "1",
+            "--pipeline",
+            "course",
+            "--out-dir",
+            str(out),
+            "--save",
+            str(save),
+        ]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["pipeline"] == "course" and len(metrics["classes"]) == 7 and metrics["test_n"] == 14
+    assert (
+        metrics["pipeline"] == "course" and len(metrics["classes"]) == 7 and metrics["test_n"] == 14
+    )
     assert np.array(metrics["confusion"]).shape == (7, 7)
     assert_figure(out / "fig11_greek_predictions.png")
-    with Image.open(out / "fig11_greek_predictions.png") as grid, Image.open(out / "confusion_matrix.png") as cm:
-        assert grid.height > grid.width and cm.width > 700  # a row per letter; a cell per letter pair
+    with (
+        Image.open(out / "fig11_greek_predictions.png") as grid,
+        Image.open(out / "confusion_matrix.png") as cm,
+    ):
+        assert (
+            grid.height > grid.width and cm.width > 700
+        )  # a row per letter; a cell per letter pair
     assert load_checkpoint(save)[1]["pipeline"] == "course"
-    task3_greek.main(["--classify", str(root), "--model", str(save), "--out-dir", str(tmp_path / "c")])
+    task3_greek.main(
+        ["--classify", str(root), "--model", str(save), "--out-dir", str(tmp_path / "c")]
+    )
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["pipeline"] == "course"
 
 
@@ -331,11 +556,25 @@ def test_grid_rows_show_the_misread_letters_first():
 def test_regenerating_the_letters_gives_the_committed_files(tmp_path):
     import subprocess
     import sys
-    subprocess.run([sys.executable, str(paths.ROOT / "tools" / "make_greek_letters.py"), "--out-dir", str(tmp_path)],
-                   check=True, capture_output=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            str(paths.ROOT / "tools" / "make_greek_letters.py"),
+            "--out-dir",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     for name in ("greek_train", "greek_test", "greek_hands_train", "greek_hands_test"):
-        made = sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*") if p.is_file())
-        committed = sorted(p.relative_to(paths.DATA_DIR / name) for p in (paths.DATA_DIR / name).rglob("*")
-                           if p.is_file())
+        made = sorted(
+            p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*") if p.is_file()
+        )
+        committed = sorted(
+            p.relative_to(paths.DATA_DIR / name)
+            for p in (paths.DATA_DIR / name).rglob("*")
+            if p.is_file()
+        )
         assert made == committed, name
         assert all(sha(tmp_path / name / p) == sha(paths.DATA_DIR / name / p) for p in made), name

@@ -1,4 +1,5 @@
 """task4_experiment.py: prefix sharing, results.csv (schema, repair, resume), smoke runs, Ctrl-C."""
+
 import csv
 import os
 import shutil
@@ -8,15 +9,27 @@ import time
 
 import pytest
 import torch
-
-import paths
-import recipes
-import task4_experiment as t4
 from conftest import ctrl_c_after_first_run
-from errors import UsageError
 
-TINY = ["--epochs", "1", "2", "--dropout", "0.3", "0.5", "--hidden", "8", "16",
-        "--train-limit", "256", "--test-limit", "128"]
+import task4_experiment as t4
+from recognition import paths, recipes
+from recognition.errors import UsageError
+
+TINY = [
+    "--epochs",
+    "1",
+    "2",
+    "--dropout",
+    "0.3",
+    "0.5",
+    "--hidden",
+    "8",
+    "16",
+    "--train-limit",
+    "256",
+    "--test-limit",
+    "128",
+]
 
 
 def synthetic(n=192, n_test=64, seed=0):
@@ -41,33 +54,44 @@ def without_seconds(rows):
 
 # ---- prefix sharing
 
+
 @pytest.mark.parametrize("recipe", t4.RECIPE_CHOICES)
 def test_one_run_evaluated_after_epoch_2_equals_a_separate_2_epoch_run(recipe):
     train, test = synthetic()
-    long = t4.train_variation(train, test, recipe, dropout=0.5, hidden=16, seed=3, eval_epochs=(2, 3))
-    short = t4.train_variation(train, test, recipe, dropout=0.5, hidden=16, seed=3, eval_epochs=(2,))
+    long = t4.train_variation(
+        train, test, recipe, dropout=0.5, hidden=16, seed=3, eval_epochs=(2, 3)
+    )
+    short = t4.train_variation(
+        train, test, recipe, dropout=0.5, hidden=16, seed=3, eval_epochs=(2,)
+    )
     a, b = long["epochs"][0], short["epochs"][0]
     assert a["epoch"] == b["epoch"] == 2
     for key in ("test_loss", "test_accuracy", "train_loss"):
         assert a[key] == b[key], key
-    assert long["train_log"][:len(short["train_log"])] == short["train_log"]
+    assert long["train_log"][: len(short["train_log"])] == short["train_log"]
     # ... and epoch 3 did change something, so the comparison above is not vacuous
     assert long["epochs"][1]["test_loss"] != a["test_loss"]
 
 
 def test_a_variation_does_not_depend_on_what_ran_before_it():
     train, test = synthetic()
-    first = t4.train_variation(train, test, "report", dropout=0.3, hidden=8, seed=1, eval_epochs=(1,))
+    first = t4.train_variation(
+        train, test, "report", dropout=0.3, hidden=8, seed=1, eval_epochs=(1,)
+    )
     t4.train_variation(train, test, "report", dropout=0.5, hidden=16, seed=2, eval_epochs=(1,))
     torch.rand(5)  # disturb the global generator too
-    again = t4.train_variation(train, test, "report", dropout=0.3, hidden=8, seed=1, eval_epochs=(1,))
+    again = t4.train_variation(
+        train, test, "report", dropout=0.3, hidden=8, seed=1, eval_epochs=(1,)
+    )
     assert without_seconds(first["epochs"]) == without_seconds(again["epochs"])
 
 
 def test_seeds_and_settings_change_the_result():
     train, test = synthetic()
-    runs = [t4.train_variation(train, test, "report", dropout=d, hidden=16, seed=s, eval_epochs=(1,))
-            for d, s in ((0.5, 1), (0.5, 2), (0.3, 1))]
+    runs = [
+        t4.train_variation(train, test, "report", dropout=d, hidden=16, seed=s, eval_epochs=(1,))
+        for d, s in ((0.5, 1), (0.5, 2), (0.3, 1))
+    ]
     losses = {r["epochs"][0]["test_loss"] for r in runs}
     assert len(losses) == 3
 
@@ -75,20 +99,38 @@ def test_seeds_and_settings_change_the_result():
 def test_a_schedule_over_the_total_epoch_count_is_refused():
     train, test = synthetic()
     with pytest.raises(ValueError, match="prefixes"):
-        t4.train_variation(train, test, "adamw-onecycle", dropout=0.5, hidden=8, seed=1, eval_epochs=(1, 2))
+        t4.train_variation(
+            train, test, "adamw-onecycle", dropout=0.5, hidden=8, seed=1, eval_epochs=(1, 2)
+        )
     assert not any(recipes.RECIPES[r].depends_on_total_epochs() for r in t4.RECIPE_CHOICES)
 
 
 def test_decay_recipe_learning_rate_depends_on_epoch_index_only():
     decay = recipes.RECIPES["adamw-decay"]
-    assert decay.schedule == "constant" and decay.lr_decay < 1 and recipes.RECIPES["report"].lr_decay == 1.0
+    assert (
+        decay.schedule == "constant"
+        and decay.lr_decay < 1
+        and recipes.RECIPES["report"].lr_decay == 1.0
+    )
 
 
 # ---- results.csv
 
+
 def row(epochs=1, **kw):
-    r = {"epochs": epochs, "dropout": 0.5, "hidden": 20, "seed": 1, "recipe": "report", "train_n": 100,
-         "test_n": 50, "test_accuracy": 0.25, "test_loss": 2.1, "train_loss": 2.2, "elapsed_seconds": 1.5}
+    r = {
+        "epochs": epochs,
+        "dropout": 0.5,
+        "hidden": 20,
+        "seed": 1,
+        "recipe": "report",
+        "train_n": 100,
+        "test_n": 50,
+        "test_accuracy": 0.25,
+        "test_loss": 2.1,
+        "train_loss": 2.2,
+        "elapsed_seconds": 1.5,
+    }
     return {**r, **kw}
 
 
@@ -97,11 +139,28 @@ def test_csv_schema_and_round_trip(tmp_path):
     t4.start_csv(path)
     t4.append_rows(path, [row(1), row(2, test_accuracy=0.125)])
     with open(path) as f:
-        assert f.readline().strip().split(",") == t4.FIELDS == [
-            "epochs", "dropout", "hidden", "seed", "recipe", "train_n", "test_n",
-            "test_accuracy", "test_loss", "train_loss", "elapsed_seconds"]
+        assert (
+            f.readline().strip().split(",")
+            == t4.FIELDS
+            == [
+                "epochs",
+                "dropout",
+                "hidden",
+                "seed",
+                "recipe",
+                "train_n",
+                "test_n",
+                "test_accuracy",
+                "test_loss",
+                "train_loss",
+                "elapsed_seconds",
+            ]
+        )
     rows = t4.read_rows(path)
-    assert [t4.row_key(r) for r in rows] == [(1, 0.5, 20, 1, "report", 100, 50), (2, 0.5, 20, 1, "report", 100, 50)]
+    assert [t4.row_key(r) for r in rows] == [
+        (1, 0.5, 20, 1, "report", 100, 50),
+        (2, 0.5, 20, 1, "report", 100, 50),
+    ]
     assert rows[1]["test_accuracy"] == 0.125 and rows[0]["elapsed_seconds"] == 1.5
 
 
@@ -121,10 +180,15 @@ def test_a_truncated_last_line_is_dropped_and_the_file_repaired(tmp_path):
 
 def test_a_csv_of_the_previous_schema_is_renamed_and_resumed(tmp_path):
     path = tmp_path / "results.csv"
-    path.write_text("epochs,dropout,hidden,seed,recipe,train_n,test_n,test_accuracy,test_loss,train_loss,seconds\n"
-                    "1,0.5,20,1,fashion,100,50,0.25,2.1,2.2,1.5\n")
+    path.write_text(
+        "epochs,dropout,hidden,seed,recipe,train_n,test_n,test_accuracy,test_loss,train_loss,seconds\n"
+        "1,0.5,20,1,fashion,100,50,0.25,2.1,2.2,1.5\n"
+    )
     rows = t4.read_rows(path)
-    assert t4.row_key(rows[0]) == (1, 0.5, 20, 1, "adamw-decay", 100, 50) and rows[0]["elapsed_seconds"] == 1.5
+    assert (
+        t4.row_key(rows[0]) == (1, 0.5, 20, 1, "adamw-decay", 100, 50)
+        and rows[0]["elapsed_seconds"] == 1.5
+    )
     assert path.read_text().splitlines()[0].split(",") == t4.FIELDS
 
 
@@ -137,16 +201,24 @@ def test_a_csv_of_another_schema_is_refused(tmp_path):
 
 # ---- the script, end to end on tiny data
 
+
 @pytest.mark.integration
 def test_smoke_tiny_grid_writes_table_figures_and_metrics(tmp_path):
     metrics = t4.main(TINY + ["--workers", "1", "--out-dir", str(tmp_path)])
     rows = read_csv(tmp_path / "results.csv")
     assert len(rows) == 8 and list(rows[0]) == t4.FIELDS
     assert {(r["epochs"], r["dropout"], r["hidden"]) for r in rows} == {
-        (L, m, n) for L in ("1", "2") for m in ("0.3", "0.5") for n in ("8", "16")}
+        (L, m, n) for L in ("1", "2") for m in ("0.3", "0.5") for n in ("8", "16")
+    }
     assert all(r["train_n"] == "256" and r["test_n"] == "128" for r in rows)
-    for name in ("fig14_loss_curves.png", "fig15_best_network.png", "accuracy_vs_dimension.png",
-                 "heatmaps_dropout_hidden.png", "parallel_coordinates.png", "metrics.json"):
+    for name in (
+        "fig14_loss_curves.png",
+        "fig15_best_network.png",
+        "accuracy_vs_dimension.png",
+        "heatmaps_dropout_hidden.png",
+        "parallel_coordinates.png",
+        "metrics.json",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     best = max(rows, key=lambda r: float(r["test_accuracy"]))
     assert metrics["best"]["accuracy_mean"] == float(best["test_accuracy"])
@@ -166,10 +238,13 @@ def test_resume_after_an_interruption_gives_the_same_table(tmp_path, capsys):
     with pytest.warns(UserWarning, match="incomplete last line"):
         resumed = t4.main(TINY + ["--workers", "1", "--out-dir", str(cut)])
     assert resumed["runs_trained"] == 1 and (cut / "fig14_loss_curves.png").is_file()
-    assert without_seconds(read_csv(cut / "results.csv")) == without_seconds(read_csv(tmp_path / "a" / "results.csv"))
+    assert without_seconds(read_csv(cut / "results.csv")) == without_seconds(
+        read_csv(tmp_path / "a" / "results.csv")
+    )
     drop = ("elapsed_seconds_mean",)
-    assert [{k: v for k, v in t.items() if k not in drop} for t in resumed["table"]] == \
-        [{k: v for k, v in t.items() if k not in drop} for t in full["table"]]
+    assert [{k: v for k, v in t.items() if k not in drop} for t in resumed["table"]] == [
+        {k: v for k, v in t.items() if k not in drop} for t in full["table"]
+    ]
     # A finished run is not redone; --fresh redoes it.
     assert t4.main(TINY + ["--workers", "1", "--out-dir", str(cut)])["runs_trained"] == 0
     assert t4.main(TINY + ["--workers", "1", "--out-dir", str(cut), "--fresh"])["runs_trained"] == 4
@@ -178,8 +253,26 @@ def test_resume_after_an_interruption_gives_the_same_table(tmp_path, capsys):
 
 @pytest.mark.integration
 def test_repeats_give_mean_and_std(tmp_path):
-    metrics = t4.main(["--epochs", "1", "--dropout", "0.5", "--hidden", "8", "--repeats", "3",
-                       "--train-limit", "128", "--test-limit", "64", "--workers", "1", "--out-dir", str(tmp_path)])
+    metrics = t4.main(
+        [
+            "--epochs",
+            "1",
+            "--dropout",
+            "0.5",
+            "--hidden",
+            "8",
+            "--repeats",
+            "3",
+            "--train-limit",
+            "128",
+            "--test-limit",
+            "64",
+            "--workers",
+            "1",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
     (t,) = metrics["table"]
     accs = [float(r["test_accuracy"]) for r in read_csv(tmp_path / "results.csv")]
     assert t["seeds"] == 3 and len(accs) == 3
@@ -191,12 +284,21 @@ def test_repeats_give_mean_and_std(tmp_path):
 def test_worker_processes_give_the_rows_of_a_single_process(tmp_path):
     t4.main(TINY + ["--workers", "1", "--threads", "1", "--out-dir", str(tmp_path / "one")])
     t4.main(TINY + ["--workers", "2", "--threads", "1", "--out-dir", str(tmp_path / "two")])
-    assert without_seconds(read_csv(tmp_path / "two" / "results.csv")) == \
-        without_seconds(read_csv(tmp_path / "one" / "results.csv"))
+    assert without_seconds(read_csv(tmp_path / "two" / "results.csv")) == without_seconds(
+        read_csv(tmp_path / "one" / "results.csv")
+    )
 
 
-@pytest.mark.parametrize("bad", [["--dropout", "1.2"], ["--hidden", "0"], ["--recipe", "nope"],
-                                 ["--epochs", "three"], ["--recipe", "adamw-onecycle"]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--dropout", "1.2"],
+        ["--hidden", "0"],
+        ["--recipe", "nope"],
+        ["--epochs", "three"],
+        ["--recipe", "adamw-onecycle"],
+    ],
+)
 def test_bad_flags_are_refused(bad, capsys):
     with pytest.raises(SystemExit) as e:
         t4.parse_args(bad)
@@ -206,8 +308,13 @@ def test_bad_flags_are_refused(bad, capsys):
 @pytest.mark.integration
 def test_a_foreign_results_file_gives_a_one_line_error(tmp_path):
     (tmp_path / "results.csv").write_text("x,y\n")
-    done = subprocess.run([sys.executable, "task4_experiment.py", *TINY, "--out-dir", str(tmp_path)],
-                          cwd=paths.ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "task4_experiment.py", *TINY, "--out-dir", str(tmp_path)],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.startswith("error:") and "--fresh" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -240,9 +347,29 @@ def _cmdline(pid):
 @pytest.mark.integration
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
 def test_ctrl_c_stops_the_workers_and_leaves_whole_rows(tmp_path):
-    args = [sys.executable, "task4_experiment.py", "--epochs", "1", "2", "--dropout", "0.3", "0.5", "0.7",
-            "--hidden", "8", "16", "32", "--train-limit", "2000", "--test-limit", "200", "--workers", "2",
-            "--out-dir", str(tmp_path)]
+    args = [
+        sys.executable,
+        "task4_experiment.py",
+        "--epochs",
+        "1",
+        "2",
+        "--dropout",
+        "0.3",
+        "0.5",
+        "0.7",
+        "--hidden",
+        "8",
+        "16",
+        "32",
+        "--train-limit",
+        "2000",
+        "--test-limit",
+        "200",
+        "--workers",
+        "2",
+        "--out-dir",
+        str(tmp_path),
+    ]
     csv_path = tmp_path / "results.csv"
     proc, err = ctrl_c_after_first_run(args, csv_path)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err

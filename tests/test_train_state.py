@@ -1,4 +1,5 @@
 """train_state: a run stopped by Ctrl-C, mid-epoch or between epochs, carries on to exactly the uninterrupted result."""
+
 import os
 import signal
 import subprocess
@@ -7,11 +8,9 @@ import sys
 import pytest
 import torch
 
-import recipes
-import train_state
-import training
-from errors import UserError
 from models import Net
+from recognition import recipes, train_state, training
+from recognition.errors import UserError
 
 SETTINGS = {"recipe": "adamw-onecycle", "epochs": 3, "seed": 3}
 
@@ -44,24 +43,37 @@ def _fit(data, saver=None, recipe="adamw-onecycle"):
     """Net trained for 3 epochs with augmentation, one-cycle and dropout: every random generator in play."""
     generator = training.set_seed(3)
     model = training.prepare(Net(), torch.device("cpu"))
-    history = training.fit(model, data, (data[0][:100], data[1][:100]), recipes.RECIPES[recipe], 3, generator,
-                           saver=saver)
+    history = training.fit(
+        model,
+        data,
+        (data[0][:100], data[1][:100]),
+        recipes.RECIPES[recipe],
+        3,
+        generator,
+        saver=saver,
+    )
     return model, history
 
 
 def _untimed(history):
     drop = {"train_seconds", "elapsed_seconds"}
-    return [{k: v for k, v in r.items() if k not in drop} for r in history["epochs"]], history["train_log"]
+    return [{k: v for k, v in r.items() if k not in drop} for r in history["epochs"]], history[
+        "train_log"
+    ]
 
 
-@pytest.mark.parametrize("epoch, step", [(2, 3), (3, 0), (1, 1), (4, 0)])  # (4, 0): after the last epoch
+@pytest.mark.parametrize(
+    "epoch, step", [(2, 3), (3, 0), (1, 1), (4, 0)]
+)  # (4, 0): after the last epoch
 def test_a_stopped_run_carries_on_to_the_uninterrupted_result(data, tmp_path, epoch, step):
     path = tmp_path / "train_state.pt"
     expected_model, expected = _fit(data)
     handler = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         _fit(data, StopAt(path, epoch, step))
-    assert path.exists() and signal.getsignal(signal.SIGINT) is handler  # saved, and Ctrl-C handed back
+    assert (
+        path.exists() and signal.getsignal(signal.SIGINT) is handler
+    )  # saved, and Ctrl-C handed back
     model, history = _fit(data, train_state.Resumable(path, SETTINGS))
     for name, value in expected_model.state_dict().items():
         assert torch.equal(value, model.state_dict()[name]), name
@@ -81,7 +93,9 @@ def test_a_resumed_run_with_another_dropout_generator_ends_elsewhere(data, tmp_p
     state["torch_rng"] = torch.Generator().manual_seed(99).get_state()
     torch.save(state, path)
     model, _ = _fit(data, train_state.Resumable(path, SETTINGS))
-    assert not torch.equal(model.state_dict()["fc2.weight"], expected_model.state_dict()["fc2.weight"])
+    assert not torch.equal(
+        model.state_dict()["fc2.weight"], expected_model.state_dict()["fc2.weight"]
+    )
 
 
 def test_a_second_ctrl_c_stops_at_once_keeping_the_last_save(data, tmp_path):
@@ -95,7 +109,9 @@ def test_a_second_ctrl_c_stops_at_once_keeping_the_last_save(data, tmp_path):
             super().after_step(run, position)
 
     with pytest.raises(KeyboardInterrupt, match="stopped at once.*holds the run as last saved"):
-        _fit(data, CtrlCTwice(path, 2, 3))  # two Ctrl-Cs: the second comes before the stop's own save
+        _fit(
+            data, CtrlCTwice(path, 2, 3)
+        )  # two Ctrl-Cs: the second comes before the stop's own save
     model, history = _fit(data, train_state.Resumable(path, SETTINGS))  # from the end of epoch 1
     assert torch.equal(model.state_dict()["fc2.weight"], expected_model.state_dict()["fc2.weight"])
     assert _untimed(history) == _untimed(expected)
@@ -117,12 +133,16 @@ def test_a_ctrl_c_ignored_before_stays_ignored(data, tmp_path):
         signal.signal(signal.SIGINT, previous)
 
 
-def test_a_run_of_other_settings_is_kept_and_named_and_a_damaged_file_starts_afresh(data, tmp_path, capsys):
+def test_a_run_of_other_settings_is_kept_and_named_and_a_damaged_file_starts_afresh(
+    data, tmp_path, capsys
+):
     path = tmp_path / "train_state.pt"
     with pytest.raises(KeyboardInterrupt):
         _fit(data, StopAt(path, 2, 3))
     saved = path.read_bytes()
-    with pytest.raises(UserError, match=r"other settings \(epochs 3 saved, 5 now; recipe\).*delete the file"):
+    with pytest.raises(
+        UserError, match=r"other settings \(epochs 3 saved, 5 now; recipe\).*delete the file"
+    ):
         _fit(data, train_state.Resumable(path, {**SETTINGS, "epochs": 5, "recipe": {"lr": 1}}))
     assert path.read_bytes() == saved  # hours of training are not dropped because a flag changed
     state = torch.load(path, weights_only=True)
@@ -131,16 +151,24 @@ def test_a_run_of_other_settings_is_kept_and_named_and_a_damaged_file_starts_afr
         _fit(data, train_state.Resumable(path, SETTINGS))
     path.write_bytes(b"not a checkpoint")
     _, history = _fit(data, train_state.Resumable(path, SETTINGS))
-    assert "could not be read" in capsys.readouterr().out and [r["epoch"] for r in history["epochs"]] == [0, 1, 2, 3]
+    assert "could not be read" in capsys.readouterr().out and [
+        r["epoch"] for r in history["epochs"]
+    ] == [0, 1, 2, 3]
 
 
 def test_saves_on_its_timer_and_after_each_epoch(data, tmp_path):
     path = tmp_path / "train_state.pt"
     saver = train_state.Resumable(path, SETTINGS, every_s=3600)
     saves = []
-    saver.save = lambda run, position: saves.append((position.epoch, position.progress and position.progress.step))
+    saver.save = lambda run, position: saves.append(
+        (position.epoch, position.progress and position.progress.step)
+    )
     _fit(data, saver)
-    assert saves == [(2, None), (3, None), (4, None)]  # the timer never came due; one save per epoch end
+    assert saves == [
+        (2, None),
+        (3, None),
+        (4, None),
+    ]  # the timer never came due; one save per epoch end
     saver = train_state.Resumable(path, SETTINGS, every_s=0.0)
     saves = []
     saver.save = lambda run, position: saves.append(position.epoch)
@@ -155,12 +183,22 @@ def test_a_second_run_into_the_same_folder_stops_until_the_first_has_ended(data,
     with pytest.raises(KeyboardInterrupt):
         _fit(data, StopAt(path, 2, 3))
     saved = path.read_bytes()
-    holder = subprocess.Popen([sys.executable, "-c", "import filelock, time; "
-                               f"lock = filelock.FileLock({str(tmp_path / train_state.LOCK_NAME)!r}); lock.acquire(); "
-                               "print('held', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import filelock, time; "
+            f"lock = filelock.FileLock({str(tmp_path / train_state.LOCK_NAME)!r}); lock.acquire(); "
+            "print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(UserError, match=f"another run is training into {tmp_path} right now.*--out-dir"):
+        with pytest.raises(
+            UserError, match=f"another run is training into {tmp_path} right now.*--out-dir"
+        ):
             _fit(data, train_state.Resumable(path, SETTINGS))
         assert path.read_bytes() == saved
     finally:

@@ -1,10 +1,10 @@
 """training: determinism, the one training loop and its history schema, evaluation, augmentation, devices."""
+
 import pytest
 import torch
 
-import recipes
-import training
 from models import Net
+from recognition import recipes, training
 
 
 @pytest.fixture(scope="module")
@@ -12,9 +12,13 @@ def digits_like():
     """1024 learnable 28x28 images: ten fixed blob patterns (one per class) plus noise, on a blank background."""
     g = torch.Generator().manual_seed(0)
     templates = (torch.rand(10, 1, 28, 28, generator=g) > 0.8).float()
-    templates[..., :4, :] = templates[..., -4:, :] = templates[..., :4] = templates[..., -4:] = 0  # blank border
+    templates[..., :4, :] = templates[..., -4:, :] = templates[..., :4] = templates[..., -4:] = (
+        0  # blank border
+    )
     y = torch.arange(1024) % 10
-    x = templates[y] * (0.7 + 0.3 * torch.rand(1024, 1, 28, 28, generator=g))  # ink varies, background stays 0
+    x = templates[y] * (
+        0.7 + 0.3 * torch.rand(1024, 1, 28, 28, generator=g)
+    )  # ink varies, background stays 0
     return (x - 0.5) / 0.5, y
 
 
@@ -22,14 +26,23 @@ def _losses(data, seed, recipe):
     g = training.set_seed(seed)
     model = training.prepare(Net(), torch.device("cpu"))
     opt, sched = training.make_optimizer(model, recipe, steps_per_epoch=16, epochs=2)
-    return [training.train_epoch(model, opt, *data, recipe, g, sched, log_every=1)[1] for _ in range(2)]
+    return [
+        training.train_epoch(model, opt, *data, recipe, g, sched, log_every=1)[1] for _ in range(2)
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))
 def test_same_seed_same_losses(digits_like, name):
     recipe = recipes.RECIPES[name]
-    a, b, c = _losses(digits_like, 1, recipe), _losses(digits_like, 1, recipe), _losses(digits_like, 2, recipe)
-    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    a, b, c = (
+        _losses(digits_like, 1, recipe),
+        _losses(digits_like, 1, recipe),
+        _losses(digits_like, 2, recipe),
+    )
+    assert (
+        torch.are_deterministic_algorithms_enabled()
+        and torch.is_deterministic_algorithms_warn_only_enabled()
+    )
     assert a == b
     assert a != c
 
@@ -46,13 +59,29 @@ def test_training_lowers_loss_and_history_has_one_schema(digits_like):
     epochs = history["epochs"]
     assert [e["epoch"] for e in epochs] == [0, 1, 2, 3] and epochs[-1]["seen"] == 3 * 1024
     assert epochs[-1]["train_eval_loss"] == pytest.approx(after["loss"], rel=1e-5)
-    assert set(epochs[1]) == {"epoch", "seen", "train_loss", "test_loss", "test_accuracy", "test_correct",
-                              "train_eval_loss", "train_accuracy", "train_seconds", "elapsed_seconds"}
+    assert set(epochs[1]) == {
+        "epoch",
+        "seen",
+        "train_loss",
+        "test_loss",
+        "test_accuracy",
+        "test_correct",
+        "train_eval_loss",
+        "train_accuracy",
+        "train_seconds",
+        "elapsed_seconds",
+    }
     assert epochs[0]["train_loss"] is None and epochs[1]["train_loss"] > epochs[3]["train_loss"]
     # train_seconds: that epoch's training alone; elapsed_seconds: since fit began, evaluations included
-    assert 0 < epochs[2]["train_seconds"] < epochs[2]["elapsed_seconds"] - epochs[1]["elapsed_seconds"]
-    assert epochs[1]["elapsed_seconds"] < epochs[2]["elapsed_seconds"] < epochs[3]["elapsed_seconds"]
-    assert epochs[3]["train_seconds"] < training.train_seconds(history) < epochs[3]["elapsed_seconds"]
+    assert (
+        0 < epochs[2]["train_seconds"] < epochs[2]["elapsed_seconds"] - epochs[1]["elapsed_seconds"]
+    )
+    assert (
+        epochs[1]["elapsed_seconds"] < epochs[2]["elapsed_seconds"] < epochs[3]["elapsed_seconds"]
+    )
+    assert (
+        epochs[3]["train_seconds"] < training.train_seconds(history) < epochs[3]["elapsed_seconds"]
+    )
 
 
 def test_fit_evaluates_only_after_the_listed_epochs_with_the_same_numbers(digits_like):
@@ -61,14 +90,29 @@ def test_fit_evaluates_only_after_the_listed_epochs_with_the_same_numbers(digits
     for eval_epochs in (None, [2, 3]):
         g = training.set_seed(5)
         model = training.prepare(Net(), torch.device("cpu"))
-        runs.append(training.fit(model, (x, y), (x[:100], y[:100]), recipes.RECIPES["adamw-decay"], 3, g,
-                                 eval_epochs=eval_epochs, eval_train=eval_epochs is None))
+        runs.append(
+            training.fit(
+                model,
+                (x, y),
+                (x[:100], y[:100]),
+                recipes.RECIPES["adamw-decay"],
+                3,
+                g,
+                eval_epochs=eval_epochs,
+                eval_train=eval_epochs is None,
+            )
+        )
     every, listed = runs
-    assert [e["epoch"] for e in listed["epochs"]] == [2, 3] and "train_accuracy" not in listed["epochs"][0]
+    assert [e["epoch"] for e in listed["epochs"]] == [2, 3] and "train_accuracy" not in listed[
+        "epochs"
+    ][0]
     for e in listed["epochs"]:
         same = every["epochs"][e["epoch"]]
-        assert (e["test_loss"], e["train_loss"], e["test_correct"]) == \
-            (same["test_loss"], same["train_loss"], same["test_correct"])
+        assert (e["test_loss"], e["train_loss"], e["test_correct"]) == (
+            same["test_loss"],
+            same["train_loss"],
+            same["test_correct"],
+        )
 
 
 def test_evaluate_is_deterministic_and_draws_no_random_numbers(digits_like):
@@ -85,9 +129,13 @@ def test_augment_keeps_shape_background_and_changes_pixels(digits_like):
     bg = x.min().item()
     out = training.augment_batch(x, torch.Generator().manual_seed(0), bg)
     assert out.shape == x.shape
-    assert out[:, :, 0, 0].sub(bg).abs().max() < 1e-5  # corners, sampled from outside, stay blank (not 0)
+    assert (
+        out[:, :, 0, 0].sub(bg).abs().max() < 1e-5
+    )  # corners, sampled from outside, stay blank (not 0)
     assert not torch.allclose(out, x)
-    assert (out.flatten(1).sum(1) - x.flatten(1).sum(1)).abs().div(x.sub(bg).flatten(1).sum(1)).max() < 0.35
+    assert (out.flatten(1).sum(1) - x.flatten(1).sum(1)).abs().div(
+        x.sub(bg).flatten(1).sum(1)
+    ).max() < 0.35
 
 
 def test_pick_device(monkeypatch):
@@ -103,7 +151,9 @@ def test_pick_device(monkeypatch):
 
 def test_recipes_say_how_to_train_not_what_the_network_is():
     for name, recipe in recipes.RECIPES.items():
-        assert recipe.name == name and not hasattr(recipe, "dropout") and not hasattr(recipe, "hidden")
+        assert (
+            recipe.name == name and not hasattr(recipe, "dropout") and not hasattr(recipe, "hidden")
+        )
     assert recipes.RECIPES["adamw-onecycle"].depends_on_total_epochs()
     assert not recipes.RECIPES["adamw-decay"].depends_on_total_epochs()
     assert "SGD lr 0.01 momentum 0.5, batch 64" in recipes.describe("report")

@@ -1,18 +1,15 @@
 """models.NetTransformer: shapes, bad settings, checkpoints of both architectures, attention, transfer, training."""
+
 import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-import attention
-import datasets
-import gradcam
-import recipes
 import task3_greek
-import training
-from errors import ConfigError
 from models import Net, NetTransformer, load_checkpoint, parameter_count, save_checkpoint
+from recognition import attention, datasets, gradcam, recipes, training
+from recognition.errors import ConfigError
 
 SMALL = {"patch": 7, "stride": 7, "d_model": 16, "heads": 2, "layers": 1, "ff": 32, "hidden": 16}
 
@@ -20,19 +17,30 @@ SMALL = {"patch": 7, "stride": 7, "d_model": 16, "heads": 2, "layers": 1, "ff": 
 def test_template_defaults_give_169_tokens_of_48():
     net = NetTransformer()
     assert net.side == 13 and net.pos_embed.shape == (1, 169, 48)
-    assert net.patch_embed.in_features == 16 and net.fc1.out_features == 128 and net.fc2.out_features == 10
+    assert (
+        net.patch_embed.in_features == 16
+        and net.fc1.out_features == 128
+        and net.fc2.out_features == 10
+    )
     layer = net.encoder.layers[0]
     assert layer.norm_first and layer.self_attn.num_heads == 8 and layer.linear1.out_features == 128
     assert len(net.encoder.layers) == 4
 
 
-@pytest.mark.parametrize("kw,side,tokens", [
-    ({"patch": 5, "stride": 3}, 8, 64),  # (28 - 5) // 3 + 1 = 8: the stride does not divide, the rest is dropped
-    ({"patch": 6, "stride": 4}, 6, 36),
-    ({"patch": 4, "stride": 2, "pool": "cls"}, 13, 170),  # the CLS token comes first
-    ({"patch": 28, "stride": 1, "pool": "cls"}, 1, 2),
-    ({"patch": 1, "stride": 5, "d_model": 12, "heads": 3}, 6, 36),
-])
+@pytest.mark.parametrize(
+    "kw,side,tokens",
+    [
+        (
+            {"patch": 5, "stride": 3},
+            8,
+            64,
+        ),  # (28 - 5) // 3 + 1 = 8: the stride does not divide, the rest is dropped
+        ({"patch": 6, "stride": 4}, 6, 36),
+        ({"patch": 4, "stride": 2, "pool": "cls"}, 13, 170),  # the CLS token comes first
+        ({"patch": 28, "stride": 1, "pool": "cls"}, 1, 2),
+        ({"patch": 1, "stride": 5, "d_model": 12, "heads": 3}, 6, 36),
+    ],
+)
 def test_output_and_token_shapes_for_unusual_patches(kw, side, tokens):
     net = NetTransformer(num_classes=7, **kw).eval()
     x = torch.randn(3, 1, 28, 28)
@@ -40,17 +48,22 @@ def test_output_and_token_shapes_for_unusual_patches(kw, side, tokens):
     assert out.shape == (3, 7) and torch.allclose(out.exp().sum(1), torch.ones(3), atol=1e-5)
     assert net.side == side and net.tokens(x).shape[1] == tokens
     _, maps = net.forward_maps(x)
-    assert maps["patches"].shape == maps["encoder"].shape == (3, net.config()["d_model"], side, side)
+    assert (
+        maps["patches"].shape == maps["encoder"].shape == (3, net.config()["d_model"], side, side)
+    )
 
 
-@pytest.mark.parametrize("kw,message", [
-    ({"d_model": 50, "heads": 8}, "divisible by heads"),
-    ({"patch": 29}, "patch must be 1 to 28"),
-    ({"stride": 0}, "stride must be"),
-    ({"dropout": 1.0}, "dropout"),
-    ({"pool": "max"}, "pool"),
-    ({"hidden": 0}, "positive"),
-])
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        ({"d_model": 50, "heads": 8}, "divisible by heads"),
+        ({"patch": 29}, "patch must be 1 to 28"),
+        ({"stride": 0}, "stride must be"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"pool": "max"}, "pool"),
+        ({"hidden": 0}, "positive"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(kw, message):
     with pytest.raises(ConfigError, match=message) as e:
         NetTransformer(**kw)
@@ -79,7 +92,9 @@ def test_rollout_maps_sit_over_the_patches(pool):
 
 def test_token_maps_sit_over_their_patch_centres():
     cam = np.zeros((13, 13), np.float32)
-    cam[3, 10] = 1.0  # token (3, 10) of 4x4 patches at stride 2 reads rows 6..9, columns 20..23: centre (7.5, 21.5)
+    cam[3, 10] = (
+        1.0  # token (3, 10) of 4x4 patches at stride 2 reads rows 6..9, columns 20..23: centre (7.5, 21.5)
+    )
     placed = gradcam.place_on_input(cam, *NetTransformer().map_geometry("encoder"))
     ys, xs = np.nonzero(placed == placed.max())
     assert abs(ys.mean() - 7.5) <= 0.5 and abs(xs.mean() - 21.5) <= 0.5
@@ -90,12 +105,21 @@ def test_gradcam_over_the_token_grid():
     net = NetTransformer(**SMALL).eval()
     net.requires_grad_(False)  # the demo's frozen model: the graph runs through the input
     out, acts, maps = gradcam.explain(net, torch.randn(3, 1, 28, 28))
-    assert out.shape == (3, 10) and acts["encoder"].shape == (3, 16, 4, 4) and maps.shape == (3, 28, 28)
+    assert (
+        out.shape == (3, 10)
+        and acts["encoder"].shape == (3, 16, 4, 4)
+        and maps.shape == (3, 28, 28)
+    )
     assert np.isfinite(maps).all() and maps.min() >= 0 and maps.max() <= 1 + 1e-6
 
 
-@pytest.mark.parametrize("make", [lambda: Net(num_classes=3, hidden=40, dropout=0.3),
-                                  lambda: NetTransformer(num_classes=3, pool="cls", patch=5, stride=3, heads=4)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Net(num_classes=3, hidden=40, dropout=0.3),
+        lambda: NetTransformer(num_classes=3, pool="cls", patch=5, stride=3, heads=4),
+    ],
+)
 def test_checkpoint_round_trip_of_both_architectures(tmp_path, make):
     torch.manual_seed(3)
     net = make().eval()
@@ -108,7 +132,9 @@ def test_checkpoint_round_trip_of_both_architectures(tmp_path, make):
         assert torch.equal(loaded(x), net(x))
 
 
-@pytest.mark.parametrize("kw", [{}, {"pool": "cls", "patch": 5, "stride": 3, "d_model": 32, "layers": 2, "ff": 64}])
+@pytest.mark.parametrize(
+    "kw", [{}, {"pool": "cls", "patch": 5, "stride": 3, "d_model": 32, "layers": 2, "ff": 64}]
+)
 def test_bare_transformer_state_dict_loads(tmp_path, kw):
     torch.manual_seed(4)
     net = NetTransformer(**kw).eval()
@@ -124,11 +150,18 @@ def test_transfer_replaces_the_head_output_and_freezes_the_rest():
     net = task3_greek.greek_net(NetTransformer(**SMALL), 5, frozen_eval=True)
     assert [n for n, p in net.named_parameters() if p.requires_grad] == ["fc2.weight", "fc2.bias"]
     net.train()
-    assert net.fc2.training and not net.encoder.training and not net.encoder.layers[0].self_attn.training
+    assert (
+        net.fc2.training
+        and not net.encoder.training
+        and not net.encoder.layers[0].self_attn.training
+    )
     x = torch.randn(4, 1, 28, 28)
     assert torch.equal(net(x), net(x))  # the frozen dropout stays off while fc2 trains
     torch.nn.functional.nll_loss(net(x), torch.tensor([0, 1, 2, 3])).backward()
-    assert {n for n, p in net.named_parameters() if p.grad is not None} == {"fc2.weight", "fc2.bias"}
+    assert {n for n, p in net.named_parameters() if p.grad is not None} == {
+        "fc2.weight",
+        "fc2.bias",
+    }
 
 
 @pytest.mark.integration
@@ -138,10 +171,22 @@ def test_tiny_training_lands_far_above_chance():
     xt, yt = datasets.load_split("MNIST", False, limit=500)
     net = NetTransformer(patch=7, stride=3, d_model=32, heads=4, layers=2, ff=64)
     assert parameter_count(net) < 40_000
-    recipe = dataclasses.replace(recipes.RECIPES["transformer-fast"], batch_size=32, augment=False)  # 282 steps
-    history = training.fit(net, (datasets.normalize(x, "MNIST"), y), (datasets.normalize(xt, "MNIST"), yt),
-                           recipe, 3, g, eval_epochs=[3], eval_train=False)
-    assert history["epochs"][-1]["test_accuracy"] > 0.6  # chance is 0.1; a broken encoder stays near it
+    recipe = dataclasses.replace(
+        recipes.RECIPES["transformer-fast"], batch_size=32, augment=False
+    )  # 282 steps
+    history = training.fit(
+        net,
+        (datasets.normalize(x, "MNIST"), y),
+        (datasets.normalize(xt, "MNIST"), yt),
+        recipe,
+        3,
+        g,
+        eval_epochs=[3],
+        eval_train=False,
+    )
+    assert (
+        history["epochs"][-1]["test_accuracy"] > 0.6
+    )  # chance is 0.1; a broken encoder stays near it
 
 
 @pytest.mark.parametrize("pool", ["mean", "cls"])

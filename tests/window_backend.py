@@ -1,4 +1,5 @@
 """A matplotlib backend for the tests of --show: it 'opens' each figure's window by printing its title."""
+
 from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -11,7 +12,9 @@ class FigureManager(FigureManagerBase):
 
     @classmethod
     def start_main_loop(cls):
-        print("all windows closed", flush=True)  # a real backend waits here until the user closes them
+        print(
+            "all windows closed", flush=True
+        )  # a real backend waits here until the user closes them
 
 
 class FigureCanvas(FigureCanvasAgg):

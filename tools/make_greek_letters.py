@@ -16,17 +16,16 @@ lowercase letters with pen strokes (handwriting.pen_coverage: not a typeface).
 
 Run: python tools/make_greek_letters.py
 """
+
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from handwriting import GREEK, GREEK_SHAPES, on_paper, pen_coverage, render  # noqa: E402
+from recognition.paths import ROOT
+from tools.handwriting import GREEK, GREEK_SHAPES, on_paper, pen_coverage, render
 
 COURSE_SIZE = 128
 COURSE_LETTERS = list(GREEK)
@@ -34,20 +33,46 @@ COURSE_LETTERS = list(GREEK)
 # The course-sized set: a hand is its seed, how far its habitual shapes depart from the skeletons
 # (`habit`, unit box), and its style ranges for handwriting.render.  Pen widths: fractions of the side.
 COURSE_HANDS = {
-    "train": {"seed": 1101, "count": 12, "habit": 0.02,
-              "style": dict(slant=(-0.3, 0.05), rotation=8.0, size=(0.9, 1.1), aspect=(0.85, 1.1),
-                            offset=0.03, jitter=0.022, width_range=(0.06, 0.085), noise=0.006)},
-    "test": {"seed": 7207, "count": 6, "habit": 0.028,
-             "style": dict(slant=(-0.1, 0.2), rotation=6.0, size=(0.8, 1.0), aspect=(0.95, 1.2),
-                           offset=0.04, jitter=0.026, width_range=(0.045, 0.065), noise=0.006)},
+    "train": {
+        "seed": 1101,
+        "count": 12,
+        "habit": 0.02,
+        "style": dict(
+            slant=(-0.3, 0.05),
+            rotation=8.0,
+            size=(0.9, 1.1),
+            aspect=(0.85, 1.1),
+            offset=0.03,
+            jitter=0.022,
+            width_range=(0.06, 0.085),
+            noise=0.006,
+        ),
+    },
+    "test": {
+        "seed": 7207,
+        "count": 6,
+        "habit": 0.028,
+        "style": dict(
+            slant=(-0.1, 0.2),
+            rotation=6.0,
+            size=(0.8, 1.0),
+            aspect=(0.95, 1.2),
+            offset=0.04,
+            jitter=0.026,
+            width_range=(0.045, 0.065),
+            noise=0.006,
+        ),
+    },
 }
 
 # The many-writers set: writers per split, letters per writer, and the ranges a writer's habits are
 # drawn from.  Image sides and letter sizes span the real scans and screenshots (78-256 px, the
 # letter filling a third of the image to all of it); pens span 1 % (fine pen) to 12 % (marker) of
 # the letter's size, drawn log-uniformly so that every order of magnitude is as common.
-WRITERS = {"train": {"seed": 31, "writers": 36, "per_writer": 2},
-           "test": {"seed": 977, "writers": 6, "per_writer": 3}}
+WRITERS = {
+    "train": {"seed": 31, "writers": 36, "per_writer": 2},
+    "test": {"seed": 977, "writers": 6, "per_writer": 3},
+}
 SIDE = (72, 200)
 LETTER_FILL = (0.45, 1.0)
 PEN = (0.012, 0.12)
@@ -71,7 +96,9 @@ def write_course_hand(out, hand, letters):
         for i in range(hand["count"]):
             rgb = render(habit, rng, COURSE_SIZE, COURSE_SIZE, **hand["style"])
             gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # one channel: a third of the file size
-            cv2.imwrite(str(folder / f"{letter}_{i + 1:02d}.png"), gray, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            cv2.imwrite(
+                str(folder / f"{letter}_{i + 1:02d}.png"), gray, [cv2.IMWRITE_PNG_COMPRESSION, 9]
+            )
 
 
 def new_writer(rng):
@@ -81,10 +108,16 @@ def new_writer(rng):
         strokes = options[rng.integers(len(options))]
         shapes[letter] = [np.asarray(s) + rng.normal(0, HABIT, (len(s), 2)) for s in strokes]
     slant, aspect = rng.uniform(*SLANT), rng.uniform(*ASPECT)
-    return {"shapes": shapes, "slant": (slant - 0.05, slant + 0.05), "aspect": (0.93 * aspect, 1.07 * aspect),
-            "pen": np.exp(rng.uniform(*np.log(PEN))),
-            "side": int(rng.integers(*SIDE)), "fill": rng.uniform(*LETTER_FILL), "medium": MEDIA[rng.integers(3)],
-            "ink": INKS[rng.integers(len(INKS))]}
+    return {
+        "shapes": shapes,
+        "slant": (slant - 0.05, slant + 0.05),
+        "aspect": (0.93 * aspect, 1.07 * aspect),
+        "pen": np.exp(rng.uniform(*np.log(PEN))),
+        "side": int(rng.integers(*SIDE)),
+        "fill": rng.uniform(*LETTER_FILL),
+        "medium": MEDIA[rng.integers(3)],
+        "ink": INKS[rng.integers(len(INKS))],
+    }
 
 
 def draw(writer, letter, rng):
@@ -92,11 +125,24 @@ def draw(writer, letter, rng):
     side = int(writer["side"] * rng.uniform(0.9, 1.1))
     height, width = side, int(side * rng.uniform(0.9, 1.15))
     fill = writer["fill"] * rng.uniform(0.9, 1.1)
-    coverage = pen_coverage(writer["shapes"][letter], rng, height, width, stroke_width=writer["pen"] * fill * side,
-                            box=0.8 * fill, slant=writer["slant"], rotation=6.0, size=(0.9, 1.1),
-                            aspect=writer["aspect"], offset=0.05, jitter=0.02)
+    coverage = pen_coverage(
+        writer["shapes"][letter],
+        rng,
+        height,
+        width,
+        stroke_width=writer["pen"] * fill * side,
+        box=0.8 * fill,
+        slant=writer["slant"],
+        rotation=6.0,
+        size=(0.9, 1.1),
+        aspect=writer["aspect"],
+        offset=0.05,
+        jitter=0.02,
+    )
     ink = np.asarray(writer["ink"])
-    if writer["medium"] == "screen":  # a note-taking app: ink colour where drawn, transparent elsewhere
+    if (
+        writer["medium"] == "screen"
+    ):  # a note-taking app: ink colour where drawn, transparent elsewhere
         bgra = np.zeros((height, width, 4), np.uint8)
         bgra[..., :3] = (ink[::-1] * 255).round().astype(np.uint8)
         bgra[..., 3] = (np.clip(coverage, 0, 1) * 255).round().astype(np.uint8)
@@ -119,8 +165,14 @@ def write_writers(out, split, letters):
         for w, writer in enumerate(writers):
             for k in range(spec["per_writer"]):
                 image, suffix = draw(writer, letter, rng)
-                params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
-                cv2.imwrite(str(out / letter / f"w{w + 1:02d}_{letter}_{k + 1}{suffix}"), image, params)
+                params = (
+                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+                    if suffix == ".jpg"
+                    else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+                )
+                cv2.imwrite(
+                    str(out / letter / f"w{w + 1:02d}_{letter}_{k + 1}{suffix}"), image, params
+                )
 
 
 def fresh(folder):
@@ -132,22 +184,35 @@ def fresh(folder):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "data",
-                        help="folder to hold greek_train/, greek_test/, greek_hands_train/, greek_hands_test/ "
-                             "(default: data/)")
-    parser.add_argument("--letters", nargs="+", default=list(GREEK_SHAPES), choices=list(GREEK_SHAPES),
-                        help=f"letters of the many-writers set (default: {' '.join(GREEK_SHAPES)})")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=ROOT / "data",
+        help="folder to hold greek_train/, greek_test/, greek_hands_train/, greek_hands_test/ "
+        "(default: data/)",
+    )
+    parser.add_argument(
+        "--letters",
+        nargs="+",
+        default=list(GREEK_SHAPES),
+        choices=list(GREEK_SHAPES),
+        help=f"letters of the many-writers set (default: {' '.join(GREEK_SHAPES)})",
+    )
     args = parser.parse_args()
     for split, hand in COURSE_HANDS.items():
         out = fresh(args.out_dir / f"greek_{split}")
         write_course_hand(out, hand, COURSE_LETTERS)
-        print(f"wrote {sum(1 for _ in out.rglob('*.png'))} images to {out} "
-              f"({hand['count']} per letter, seed {hand['seed']})")
+        print(
+            f"wrote {sum(1 for _ in out.rglob('*.png'))} images to {out} "
+            f"({hand['count']} per letter, seed {hand['seed']})"
+        )
     for split, spec in WRITERS.items():
         out = fresh(args.out_dir / f"greek_hands_{split}")
         write_writers(out, split, args.letters)
-        print(f"wrote {sum(1 for p in out.rglob('*') if p.is_file())} images to {out} ({spec['writers']} writers x "
-              f"{spec['per_writer']} per letter, seed {spec['seed']})")
+        print(
+            f"wrote {sum(1 for p in out.rglob('*') if p.is_file())} images to {out} ({spec['writers']} writers x "
+            f"{spec['per_writer']} per letter, seed {spec['seed']})"
+        )
 
 
 if __name__ == "__main__":

@@ -6,29 +6,34 @@ pen strokes (jittered shape, slant, width, pressure; not a typeface) on uneven
 off-white paper, as an RGB image a few hundred pixels wide.  File `7.png` holds a
 7: the leading digit of a name is its label.  Run: python tools/make_handwritten_digits.py
 """
+
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from handwriting import DIGITS, render  # noqa: E402
+from recognition.paths import ROOT
+from tools.handwriting import DIGITS, render
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "data" / "handwritten_digits",
-                        help="folder to write (default: data/handwritten_digits)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=ROOT / "data" / "handwritten_digits",
+        help="folder to write (default: data/handwritten_digits)",
+    )
     parser.add_argument("--seed", type=int, default=2024, help="random seed (default: 2024)")
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     for digit, strokes in DIGITS.items():
         h, w = int(rng.integers(300, 420)), int(rng.integers(260, 400))
-        img = render(strokes, rng, height=h, width=w, stroke_width=rng.uniform(0.03, 0.05) * min(h, w))
+        img = render(
+            strokes, rng, height=h, width=w, stroke_width=rng.uniform(0.03, 0.05) * min(h, w)
+        )
         path = args.out_dir / f"{digit}.png"
         cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         print(f"wrote {path} ({w}x{h})")

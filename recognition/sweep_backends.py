@@ -10,6 +10,7 @@ run ends, so the caller alone writes the results (Ray's workers need no shared f
 and each job runs as `train(inputs, job)`.  `prepare` and `train` must be module-level functions, so
 that they pickle by name.  Ray is imported only by run_ray: the local backend needs no Ray.
 """
+
 import multiprocessing
 import os
 import signal
@@ -17,8 +18,8 @@ import socket
 
 import torch
 
-import paths
-from errors import UsageError, first_line
+from recognition import paths
+from recognition.errors import UsageError, first_line
 
 RAY_PIN = "ray==2.60.0"  # the version requirements.txt pins
 # Ray reports usage to its makers and starts a dashboard unless told not to; a sweep needs neither.
@@ -57,8 +58,9 @@ def run_local(jobs, raw, on_done, prepare, train, workers, threads, device="cpu"
         for job in jobs:
             on_done(job, train(inputs, job))
         return
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init,
-                                                     initargs=(raw, prepare, train, threads))
+    pool = multiprocessing.get_context("spawn").Pool(
+        workers, initializer=_worker_init, initargs=(raw, prepare, train, threads)
+    )
     try:
         for job, result in pool.imap_unordered(_worker_run, jobs):
             on_done(job, result)
@@ -71,6 +73,7 @@ def run_local(jobs, raw, on_done, prepare, train, workers, threads, device="cpu"
 
 
 # ---- Ray
+
 
 def import_ray():
     """The ray module, or a one-line UsageError saying how to install it."""
@@ -103,11 +106,17 @@ def check_reachable(address):
         return
     host, _, port = address.rpartition(":")
     try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        socket.create_connection(
+            (host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S
+        ).close()
     except ValueError:
-        raise UsageError(f"--ray-address {address}: expected 'auto' or HOST:PORT, e.g. 10.0.0.5:6379") from None
+        raise UsageError(
+            f"--ray-address {address}: expected 'auto' or HOST:PORT, e.g. 10.0.0.5:6379"
+        ) from None
     except OSError as e:
-        raise UsageError(f"no Ray cluster at --ray-address {address}: {e.strerror or first_line(e)}") from None
+        raise UsageError(
+            f"no Ray cluster at --ray-address {address}: {e.strerror or first_line(e)}"
+        ) from None
 
 
 def start_ray(ray, address=None, cpus=None):
@@ -122,8 +131,11 @@ def start_ray(ray, address=None, cpus=None):
         return True
     check_reachable(address)
     try:  # the code goes along, so the other nodes need only the same Python packages, not this folder
-        ray.init(address=address, runtime_env={"working_dir": str(paths.ROOT), "excludes": SHIP_EXCLUDES},
-                 **{k: v for k, v in options.items() if k != "include_dashboard"})
+        ray.init(
+            address=address,
+            runtime_env={"working_dir": str(paths.ROOT), "excludes": SHIP_EXCLUDES},
+            **{k: v for k, v in options.items() if k != "include_dashboard"},
+        )
     except (ConnectionError, RuntimeError, TimeoutError, ValueError) as e:
         raise UsageError(f"no Ray cluster at --ray-address {address}: {first_line(e)}") from None
     return True
@@ -133,10 +145,24 @@ def _on_cuda(device):
     return str(device).startswith("cuda")
 
 
-def submit(ray, jobs, raw_ref, prepare, train, threads, device="cpu", gpus_per_run=0.0, max_retries=MAX_RETRIES):
+def submit(
+    ray,
+    jobs,
+    raw_ref,
+    prepare,
+    train,
+    threads,
+    device="cpu",
+    gpus_per_run=0.0,
+    max_retries=MAX_RETRIES,
+):
     """{ObjectRef: job} of one Ray task per job, each asking for `threads` CPUs (and a GPU share on cuda)."""
-    task = ray.remote(_ray_run).options(num_cpus=threads, num_gpus=gpus_per_run if _on_cuda(device) else 0,
-                                        max_retries=max_retries, retry_exceptions=False)
+    task = ray.remote(_ray_run).options(
+        num_cpus=threads,
+        num_gpus=gpus_per_run if _on_cuda(device) else 0,
+        max_retries=max_retries,
+        retry_exceptions=False,
+    )
     return {task.remote(raw_ref, prepare, train, threads, str(device), job): job for job in jobs}
 
 
@@ -162,8 +188,19 @@ def collect(ray, pending, on_done):
         on_done(job, result)
 
 
-def run_ray(jobs, raw, on_done, prepare, train, threads, address=None, cpus=None, device="cpu", gpus_per_run=0.0,
-            max_retries=MAX_RETRIES):
+def run_ray(
+    jobs,
+    raw,
+    on_done,
+    prepare,
+    train,
+    threads,
+    address=None,
+    cpus=None,
+    device="cpu",
+    gpus_per_run=0.0,
+    max_retries=MAX_RETRIES,
+):
     """Run every job as one Ray task and call on_done(job, result) in this process as each ends.
 
     The data goes into Ray's object store once; every task gets a reference to it.  A task whose worker
@@ -175,9 +212,13 @@ def run_ray(jobs, raw, on_done, prepare, train, threads, address=None, cpus=None
     owned = start_ray(ray, address, cpus)
     try:
         if _on_cuda(device) and ray.cluster_resources().get("GPU", 0) < gpus_per_run:
-            raise UsageError(f"--device {device}: the Ray cluster has no GPU (resources: {ray.cluster_resources()})")
+            raise UsageError(
+                f"--device {device}: the Ray cluster has no GPU (resources: {ray.cluster_resources()})"
+            )
         raw_ref = ray.put(tuple((x.numpy(), y.numpy()) for x, y in raw))
-        pending = submit(ray, jobs, raw_ref, prepare, train, threads, device, gpus_per_run, max_retries)
+        pending = submit(
+            ray, jobs, raw_ref, prepare, train, threads, device, gpus_per_run, max_retries
+        )
         collect(ray, pending, on_done)
     finally:
         if owned:

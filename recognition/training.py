@@ -6,6 +6,7 @@ same batch size does, without converting every image through PIL.  The network
 runs in channels-last memory format, which the CPU's convolution and pooling
 kernels handle about twice as fast as the default layout for this small net.
 """
+
 import contextlib
 import math
 import os
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datasets import batch_indices
+from recognition.datasets import batch_indices
 
 CHANNELS_LAST = torch.channels_last
 
@@ -46,7 +47,9 @@ def pick_device(name="auto"):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("--device mps asked for, but this torch has no MPS support; use --device cpu")
+        raise ValueError(
+            "--device mps asked for, but this torch has no MPS support; use --device cpu"
+        )
     return device
 
 
@@ -59,7 +62,9 @@ def make_optimizer(model, recipe, steps_per_epoch, epochs):
     """The recipe's optimiser over the parameters that require grad, and its per-step scheduler (or None)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if recipe.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+        opt = torch.optim.SGD(
+            params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+        )
     elif recipe.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     else:
@@ -68,7 +73,8 @@ def make_optimizer(model, recipe, steps_per_epoch, epochs):
         return opt, None
     if recipe.schedule == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=recipe.lr, total_steps=steps_per_epoch * epochs, pct_start=0.2)
+            opt, max_lr=recipe.lr, total_steps=steps_per_epoch * epochs, pct_start=0.2
+        )
         return opt, sched
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
 
@@ -87,7 +93,9 @@ def augment_batch(x, generator, background):
     angle, scale = r[:, 0] * math.radians(10), 1 + 0.1 * r[:, 1]
     shift = r[:, 2:] * (2.0 * 2 / x.shape[-1])  # 2 px in grid units, where the image spans [-1, 1]
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # grid_sample fills the outside with 0; shift so that 0 is the background value.
     return F.grid_sample(x - background, grid, align_corners=False) + background
@@ -96,6 +104,7 @@ def augment_batch(x, generator, background):
 @dataclass
 class EpochProgress:
     """How far an epoch has got: its batch order, the batches done and their losses, its training time so far."""
+
     order: torch.Tensor  # the epoch's shuffled example indices, cut into batches in that order
     step: int = 0  # batches done
     loss_sum: float = 0.0  # of batch loss x batch size over the batches done
@@ -123,8 +132,19 @@ def train_step(model, optimizer, xb, yb, recipe, scheduler=None):
     return loss.item()
 
 
-def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_every=10, seen=0, progress=None,
-                after_step=None):
+def train_epoch(
+    model,
+    optimizer,
+    x,
+    y,
+    recipe,
+    generator,
+    scheduler=None,
+    log_every=10,
+    seen=0,
+    progress=None,
+    after_step=None,
+):
     """One pass over (x, y) in shuffled batches. Returns (mean loss, [(examples seen, batch loss), ...]).
 
     progress: an EpochProgress to carry on from (a resumed run) instead of a new shuffle; it is kept up to
@@ -134,7 +154,7 @@ def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_e
     background = x.min().item()  # a normalised blank pixel
     p = progress or EpochProgress.shuffled(len(x), recipe.batch_size, generator)
     t0, seconds_before = time.perf_counter(), p.seconds
-    for idx in p.order.split(recipe.batch_size)[p.step:]:
+    for idx in p.order.split(recipe.batch_size)[p.step :]:
         xb = augment_batch(x[idx], generator, background) if recipe.augment else x[idx]
         loss = train_step(model, optimizer, xb, y[idx], recipe, scheduler)
         if p.step % log_every == 0:
@@ -147,10 +167,15 @@ def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_e
 
 
 @torch.inference_mode()
-def predict(model, x, batch_size=256):  # measured: 256 beats 1000-5000 on a 2-core CPU (cache-sized batches)
+def predict(
+    model, x, batch_size=256
+):  # measured: 256 beats 1000-5000 on a 2-core CPU (cache-sized batches)
     """Log-probabilities (N, classes) for normalised images (N, 1, 28, 28), in eval mode."""
     model.eval()
-    outs = [model(x[i:i + batch_size].contiguous(memory_format=CHANNELS_LAST)) for i in range(0, len(x), batch_size)]
+    outs = [
+        model(x[i : i + batch_size].contiguous(memory_format=CHANNELS_LAST))
+        for i in range(0, len(x), batch_size)
+    ]
     return torch.cat(outs) if outs else torch.empty(0)
 
 
@@ -158,12 +183,18 @@ def evaluate(model, x, y, batch_size=256):
     """{'loss': mean NLL, 'accuracy': fraction correct, 'correct': count, 'n': count} on (x, y)."""
     out = predict(model, x, batch_size)
     correct = int((out.argmax(1) == y).sum())
-    return {"loss": F.nll_loss(out, y).item(), "accuracy": correct / len(y), "correct": correct, "n": len(y)}
+    return {
+        "loss": F.nll_loss(out, y).item(),
+        "accuracy": correct / len(y),
+        "correct": correct,
+        "n": len(y),
+    }
 
 
 @dataclass
 class Run:
     """What training changes as it goes, all of which a resumable run saves."""
+
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: object  # the recipe's per-step scheduler, or None
@@ -175,6 +206,7 @@ class Run:
 class Position:
     """Where a run stands: the epoch in hand (1, 2, ...; epochs + 1 when done), how far into it (None: not
     begun), and its wall time so far (where a resumed run starts: that of the sittings before)."""
+
     epoch: int = 1
     progress: EpochProgress = None
     elapsed: float = 0.0
@@ -186,8 +218,19 @@ def train_seconds(history):
     return sum(r["train_seconds"] for r in history["epochs"])
 
 
-def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_train=True, on_epoch=None,
-        on_step=None, saver=None):
+def fit(
+    model,
+    train,
+    test,
+    recipe,
+    epochs,
+    generator,
+    eval_epochs=None,
+    eval_train=True,
+    on_epoch=None,
+    on_step=None,
+    saver=None,
+):
     """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the epochs listed.
 
     eval_epochs: the epochs after which to evaluate (0 = before training); default every one,
@@ -206,8 +249,16 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
     """
     x, y = train
     eval_epochs = set(range(epochs + 1) if eval_epochs is None else eval_epochs)
-    optimizer, scheduler = make_optimizer(model, recipe, math.ceil(len(x) / recipe.batch_size), epochs)
-    run = Run(model, optimizer, scheduler, generator, {"recipe": asdict(recipe), "train_log": [], "epochs": []})
+    optimizer, scheduler = make_optimizer(
+        model, recipe, math.ceil(len(x) / recipe.batch_size), epochs
+    )
+    run = Run(
+        model,
+        optimizer,
+        scheduler,
+        generator,
+        {"recipe": asdict(recipe), "train_log": [], "epochs": []},
+    )
     # the lock on the run's folder, the saved run carried on, Ctrl-C as a clean stop: all for this block
     session = saver.session(run) if saver is not None else contextlib.nullcontext(Position())
     with session as start:
@@ -228,12 +279,17 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
             if on_epoch is not None:
                 on_epoch(r)
 
-        if 0 in eval_epochs and start.epoch == 1 and start.progress is None:  # a fresh run, not a resumed one
+        if (
+            0 in eval_epochs and start.epoch == 1 and start.progress is None
+        ):  # a fresh run, not a resumed one
             record(0, 0, None, 0.0)
         for epoch in range(start.epoch, epochs + 1):
             set_epoch_lr(optimizer, recipe, epoch)
-            progress = start.progress if epoch == start.epoch and start.progress is not None else \
-                EpochProgress.shuffled(len(x), recipe.batch_size, generator)
+            progress = (
+                start.progress
+                if epoch == start.epoch and start.progress is not None
+                else EpochProgress.shuffled(len(x), recipe.batch_size, generator)
+            )
 
             def after_step(p, epoch=epoch):
                 if on_step is not None:
@@ -241,8 +297,18 @@ def fit(model, train, test, recipe, epochs, generator, eval_epochs=None, eval_tr
                 if saver is not None:
                     saver.after_step(run, Position(epoch, p, elapsed()))
 
-            loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler, seen=len(x) * (epoch - 1),
-                                    progress=progress, after_step=after_step)
+            loss, log = train_epoch(
+                model,
+                optimizer,
+                x,
+                y,
+                recipe,
+                generator,
+                scheduler,
+                seen=len(x) * (epoch - 1),
+                progress=progress,
+                after_step=after_step,
+            )
             run.history["train_log"].extend(log)
             if epoch in eval_epochs:
                 record(epoch, len(x) * epoch, loss, progress.seconds)

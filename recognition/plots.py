@@ -5,6 +5,7 @@ atomically with `save` and returns the path.  Figures render to files (Agg); wit
 `show=True` a figure stays open, and `show_windows` opens every such figure at the
 end of the run, once `use_windows` has found a display.
 """
+
 import os
 import warnings
 from pathlib import Path
@@ -17,7 +18,7 @@ import matplotlib.rcsetup  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-import files  # noqa: E402
+from recognition import files  # noqa: E402
 
 FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
@@ -36,7 +37,9 @@ def use_windows():
         warnings.warn(f"--show: cannot open windows ({e}); figures are written to files only")
         return False
     if matplotlib.get_backend().lower() in FILE_BACKENDS:
-        warnings.warn("--show: no display available, so the figures are written to files but not shown")
+        warnings.warn(
+            "--show: no display available, so the figures are written to files but not shown"
+        )
         return False
     return True
 
@@ -52,15 +55,30 @@ def save(fig, path, show=False):
     path = Path(path)
     with files.atomic_path(path) as tmp:
         # PNG compression level 1: the same pixels, encoded about 4x faster than the default 6
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight",
-                    pil_kwargs={"compress_level": 1} if path.suffix.lower() == ".png" else None)
+        fig.savefig(
+            tmp,
+            format=path.suffix.lstrip(".") or "png",
+            dpi=120,
+            bbox_inches="tight",
+            pil_kwargs={"compress_level": 1} if path.suffix.lower() == ".png" else None,
+        )
     if not show:
         plt.close(fig)
     return path
 
 
-def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="gray", show=False,
-               title_colors=None, overlays=None):
+def image_grid(
+    images,
+    titles,
+    path,
+    rows=None,
+    cols=None,
+    suptitle=None,
+    cmap="gray",
+    show=False,
+    title_colors=None,
+    overlays=None,
+):
     """Images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 4, 7, 8, 11, 16); None leaves a cell empty.
 
     `overlays` (N, H, W) in [0, 1], if given, are laid over the images as heat maps (Grad-CAM).
@@ -71,14 +89,18 @@ def image_grid(images, titles, path, rows=None, cols=None, suptitle=None, cmap="
     fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.35 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        ax.set(xticks=[], yticks=[])  # hidden anyway; without them the tight bounding box is found faster
+        ax.set(
+            xticks=[], yticks=[]
+        )  # hidden anyway; without them the tight bounding box is found faster
         if i >= n or images[i] is None:  # None: an empty cell, to keep rows aligned
             continue
         ax.imshow(np.asarray(images[i]), cmap=cmap, interpolation="none")
         if overlays is not None:
             m = np.clip(np.asarray(overlays[i], dtype=np.float32), 0, 1)
             heat = plt.get_cmap("jet")(m)
-            heat[..., 3] = 0.75 * np.sqrt(m)  # no evidence = transparent, so the image stays visible
+            heat[..., 3] = 0.75 * np.sqrt(
+                m
+            )  # no evidence = transparent, so the image stays visible
             ax.imshow(heat, interpolation="bilinear")
         color = title_colors[i] if title_colors is not None else "black"
         ax.set_title(titles[i], fontsize=10 if overlays is None else 9, color=color)
@@ -94,22 +116,51 @@ def loss_curves(history, path, title="Training and test loss", show=False):
     seen, loss = zip(*history["train_log"]) if history["train_log"] else ((), ())
     ax.plot(seen, loss, color="tab:blue", lw=0.8, label="train loss (per logged batch)")
     epochs = history["epochs"]
-    ax.scatter([e["seen"] for e in epochs], [e["test_loss"] for e in epochs], color="tab:red", zorder=3,
-               label="test loss")
+    ax.scatter(
+        [e["seen"] for e in epochs],
+        [e["test_loss"] for e in epochs],
+        color="tab:red",
+        zorder=3,
+        label="test loss",
+    )
     if "train_eval_loss" in epochs[0]:
-        ax.plot([e["seen"] for e in epochs], [e["train_eval_loss"] for e in epochs], "o--", color="tab:green",
-                ms=4, label="train loss (whole set, eval mode)")
-    ax.set(xlabel="number of training examples seen", ylabel="negative log likelihood loss", title=title)
+        ax.plot(
+            [e["seen"] for e in epochs],
+            [e["train_eval_loss"] for e in epochs],
+            "o--",
+            color="tab:green",
+            ms=4,
+            label="train loss (whole set, eval mode)",
+        )
+    ax.set(
+        xlabel="number of training examples seen",
+        ylabel="negative log likelihood loss",
+        title=title,
+    )
     ax.legend()
     trained = epochs[1:] or epochs  # epoch 0 is the untrained net: ~10 %, off the scale
-    ax2.plot([e["epoch"] for e in trained], [100 * e["test_accuracy"] for e in trained], "o-", color="tab:red",
-             label="test")
+    ax2.plot(
+        [e["epoch"] for e in trained],
+        [100 * e["test_accuracy"] for e in trained],
+        "o-",
+        color="tab:red",
+        label="test",
+    )
     if "train_accuracy" in epochs[0]:
-        ax2.plot([e["epoch"] for e in trained], [100 * e["train_accuracy"] for e in trained], "o--",
-                 color="tab:green", label="train")
+        ax2.plot(
+            [e["epoch"] for e in trained],
+            [100 * e["train_accuracy"] for e in trained],
+            "o--",
+            color="tab:green",
+            label="train",
+        )
     lo = min(100 * e["test_accuracy"] for e in trained)
-    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy after each epoch",
-            ylim=(max(0, lo - 1), 100))
+    ax2.set(
+        xlabel="epoch",
+        ylabel="accuracy (%)",
+        title="Accuracy after each epoch",
+        ylim=(max(0, lo - 1), 100),
+    )
     ax2.xaxis.get_major_locator().set_params(integer=True)
     ax2.legend()
     fig.tight_layout()
@@ -118,10 +169,13 @@ def loss_curves(history, path, title="Training and test loss", show=False):
 
 # ---- task 2 and the AlexNet extension: filters, their responses, where a network looks
 
+
 def _filter_image(ax, f, vmax):
     """Draw one filter: (kh, kw) weights on a blue-white-red scale centred at 0, or (kh, kw, 3) as colour."""
     f = np.asarray(f, dtype=np.float32)
-    if f.ndim == 3:  # a colour filter: stretch its weights to [0, 1] so that 0.5 grey is "weight 0 - ish"
+    if (
+        f.ndim == 3
+    ):  # a colour filter: stretch its weights to [0, 1] so that 0.5 grey is "weight 0 - ish"
         lo, hi = float(f.min()), float(f.max())
         ax.imshow((f - lo) / max(hi - lo, 1e-12), interpolation="nearest")
         return None
@@ -160,8 +214,18 @@ def filter_grid(filters, titles, path, rows=None, cols=None, suptitle=None, show
     return save(fig, path, show)
 
 
-def filter_response_grid(filters, responses, path, filter_titles=None, response_titles=None, cols=5,
-                         source=None, source_title=None, suptitle=None, show=False):
+def filter_response_grid(
+    filters,
+    responses,
+    path,
+    filter_titles=None,
+    response_titles=None,
+    cols=5,
+    source=None,
+    source_title=None,
+    suptitle=None,
+    show=False,
+):
     """Each filter drawn above its response to one image (Figs 10, 18, 19): the report's 4x5 layout for 10 filters.
 
     filters: (kh, kw) or (kh, kw, 3) arrays as in `filter_grid`; responses: (H, W) arrays,
@@ -199,18 +263,39 @@ def filter_response_grid(filters, responses, path, filter_titles=None, response_
 
 # ---- task 3: Greek letters (transfer learning)
 
+
 def error_curves(history, path, title="Training and test error", show=False):
     """Fig 12: loss and error rate on the training set, with the test set beside it, after each epoch."""
     epochs = history["epochs"]
     ep = [e["epoch"] for e in epochs]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax.plot(ep, [e["train_eval_loss"] for e in epochs], "o-", color="tab:blue", ms=4, label="training set")
+    ax.plot(
+        ep,
+        [e["train_eval_loss"] for e in epochs],
+        "o-",
+        color="tab:blue",
+        ms=4,
+        label="training set",
+    )
     ax.plot(ep, [e["test_loss"] for e in epochs], "s--", color="tab:red", ms=4, label="test set")
     ax.set(xlabel="epoch", ylabel="negative log likelihood loss", title="Loss")
     ax.legend()
-    ax2.plot(ep, [100 * (1 - e["train_accuracy"]) for e in epochs], "o-", color="tab:blue", ms=4,
-             label="training set")
-    ax2.plot(ep, [100 * (1 - e["test_accuracy"]) for e in epochs], "s--", color="tab:red", ms=4, label="test set")
+    ax2.plot(
+        ep,
+        [100 * (1 - e["train_accuracy"]) for e in epochs],
+        "o-",
+        color="tab:blue",
+        ms=4,
+        label="training set",
+    )
+    ax2.plot(
+        ep,
+        [100 * (1 - e["test_accuracy"]) for e in epochs],
+        "s--",
+        color="tab:red",
+        ms=4,
+        label="test set",
+    )
     ax2.set(xlabel="epoch", ylabel="error (% misclassified)", title="Error rate", ylim=(-3, 103))
     ax2.legend()
     for a in (ax, ax2):
@@ -229,8 +314,14 @@ def confusion_matrix(counts, class_names, path, title="Confusion matrix", show=F
     ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(1, counts.max()))
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
-                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(counts[i, j]),
+                ha="center",
+                va="center",
+                color="white" if counts[i, j] > counts.max() / 2 else "black",
+            )
     ax.set_xticks(range(k), class_names, rotation=30)
     ax.set_yticks(range(k), class_names)
     ax.set(xlabel="predicted", ylabel="true", title=title)
@@ -250,13 +341,25 @@ def sweep_curves(runs, path, title="Train and test loss against examples seen", 
         epochs = history["epochs"][1:]  # from the end of epoch 1: the log axis has no 0
         seen = [e["seen"] for e in epochs]
         test = [e["test_loss"] for e in epochs]
-        ax.plot(seen, [e["train_eval_loss"] for e in epochs], "-", color=c, lw=1.5, label=f"{label}: train")
+        ax.plot(
+            seen,
+            [e["train_eval_loss"] for e in epochs],
+            "-",
+            color=c,
+            lw=1.5,
+            label=f"{label}: train",
+        )
         ax.plot(seen, test, "--", color=c, lw=1.5, label=f"{label}: test")
         best = int(np.argmin(test))
         ax.plot(seen[best], test[best], "*", color=c, ms=14, mec="black")
     ax.plot([], [], "*", color="gray", ms=12, mec="black", label="lowest test loss")
-    ax.set(xscale="log", yscale="log", xlabel="number of training examples seen (log scale)",
-           ylabel="negative log likelihood loss (log scale)", title=title)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="number of training examples seen (log scale)",
+        ylabel="negative log likelihood loss (log scale)",
+        title=title,
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
@@ -264,6 +367,7 @@ def sweep_curves(runs, path, title="Train and test loss against examples seen", 
 
 
 # ---- task 4: FashionMNIST sweep
+
 
 def network_diagram(layers, path, title="The network", show=False):
     """Fig 15: the network drawn as a row of boxes, one per layer, each labelled with its output size.
@@ -275,19 +379,38 @@ def network_diagram(layers, path, title="The network", show=False):
     fig, ax = plt.subplots(figsize=(1.55 * n + 0.6, 4.2))
     sizes = [float(np.prod(shape)) for _, _, shape in layers]
     big = max(sizes)
-    colors = {"conv": "#4c72b0", "pool": "#55a868", "drop": "#c44e52", "fc": "#8172b2", "flat": "#937860",
-              "patch": "#4c72b0", "embed": "#64b5cd", "enc": "#dd8452"}
+    colors = {
+        "conv": "#4c72b0",
+        "pool": "#55a868",
+        "drop": "#c44e52",
+        "fc": "#8172b2",
+        "flat": "#937860",
+        "patch": "#4c72b0",
+        "embed": "#64b5cd",
+        "enc": "#dd8452",
+    }
     for i, ((name, detail, shape), size) in enumerate(zip(layers, sizes)):
         h = 0.6 + 2.4 * np.sqrt(size / big)  # area-like scaling keeps the 10-unit output visible
         kind = next((k for k in colors if name.startswith(k)), None)
         color = colors.get(kind, "#8c8c8c")
-        ax.add_patch(matplotlib.patches.FancyBboxPatch((i - 0.38, -h / 2), 0.76, h, boxstyle="round,pad=0.02",
-                                                       fc=color, ec="black", alpha=0.85))
+        ax.add_patch(
+            matplotlib.patches.FancyBboxPatch(
+                (i - 0.38, -h / 2),
+                0.76,
+                h,
+                boxstyle="round,pad=0.02",
+                fc=color,
+                ec="black",
+                alpha=0.85,
+            )
+        )
         shape_text = " x ".join(str(s) for s in shape)
         ax.text(i, h / 2 + 0.15, name, ha="center", va="bottom", fontsize=10, weight="bold")
         ax.text(i, -h / 2 - 0.15, f"{shape_text}\n{detail}", ha="center", va="top", fontsize=8.5)
         if i:
-            ax.annotate("", xy=(i - 0.4, 0), xytext=(i - 0.6, 0), arrowprops={"arrowstyle": "->", "lw": 1.2})
+            ax.annotate(
+                "", xy=(i - 0.4, 0), xytext=(i - 0.6, 0), arrowprops={"arrowstyle": "->", "lw": 1.2}
+            )
     ax.set(xlim=(-0.6, n - 0.4), ylim=(-3.2, 2.4), title=title)
     ax.axis("off")
     fig.tight_layout()
@@ -299,13 +422,22 @@ def accuracy_vs_dimension(panels, path, title="Test accuracy against each dimens
 
     `panels` is a list of (label, xs, means, stds) with accuracies as fractions; `stds` None for no error bars.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False
+    )
     for ax, (label, xs, means, stds) in zip(axes[0], panels):
         means = 100 * np.asarray(means, dtype=float)
         err = None if stds is None else 100 * np.asarray(stds, dtype=float)
         ax.errorbar(xs, means, yerr=err, fmt="o-", capsize=4, color="tab:blue")
         for x, m in zip(xs, means):
-            ax.annotate(f"{m:.2f}", (x, m), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+            ax.annotate(
+                f"{m:.2f}",
+                (x, m),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=8,
+            )
         ax.set(xlabel=label, xticks=list(xs))
         ax.margins(x=0.08, y=0.15)
         ax.grid(alpha=0.3)
@@ -315,23 +447,49 @@ def accuracy_vs_dimension(panels, path, title="Test accuracy against each dimens
     return save(fig, path, show)
 
 
-def heatmaps(grids, row_values, col_values, titles, path, row_label="", col_label="", suptitle=None,
-             show=False):
+def heatmaps(
+    grids,
+    row_values,
+    col_values,
+    titles,
+    path,
+    row_label="",
+    col_label="",
+    suptitle=None,
+    show=False,
+):
     """One annotated heatmap per grid (accuracies as fractions, rows x cols), all on one colour scale."""
     grids = [100 * np.asarray(g, dtype=float) for g in grids]
     vmin, vmax = min(np.nanmin(g) for g in grids), max(np.nanmax(g) for g in grids)
-    fig, axes = plt.subplots(1, len(grids), figsize=(0.75 * len(col_values) * len(grids) + 2.2,
-                                                      0.6 * len(row_values) + 1.8), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        len(grids),
+        figsize=(0.75 * len(col_values) * len(grids) + 2.2, 0.6 * len(row_values) + 1.8),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, grid, title in zip(axes[0], grids, titles):
         im = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
         for r in range(grid.shape[0]):
             for c in range(grid.shape[1]):
                 light = grid[r, c] < vmin + 0.6 * (vmax - vmin)
-                ax.text(c, r, f"{grid[r, c]:.1f}", ha="center", va="center", fontsize=8,
-                        color="white" if light else "black")
-        ax.set(xticks=range(len(col_values)), xticklabels=col_values, yticks=range(len(row_values)),
-               yticklabels=row_values, xlabel=col_label, title=title)
+                ax.text(
+                    c,
+                    r,
+                    f"{grid[r, c]:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if light else "black",
+                )
+        ax.set(
+            xticks=range(len(col_values)),
+            xticklabels=col_values,
+            yticks=range(len(row_values)),
+            yticklabels=row_values,
+            xlabel=col_label,
+            title=title,
+        )
     axes[0][0].set_ylabel(row_label)
     fig.colorbar(im, ax=list(axes[0]), label="test accuracy (%)", shrink=0.9)
     if suptitle:
@@ -360,20 +518,44 @@ def parallel_coordinates(names, table, path, title="All variations", show=False)
         for v in ticks:
             y = (v - lo[j]) / span[j]
             text = f"{100 * v:.1f}%" if j == len(names) - 1 else f"{v:g}"
-            ax.text(j + 0.03, y, text, fontsize=8, va="center",
-                    bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
-    ax.set(xticks=range(len(names)), xticklabels=names, yticks=[], xlim=(-0.2, len(names) - 0.6), title=title)
+            ax.text(
+                j + 0.03,
+                y,
+                text,
+                fontsize=8,
+                va="center",
+                bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1},
+            )
+    ax.set(
+        xticks=range(len(names)),
+        xticklabels=names,
+        yticks=[],
+        xlim=(-0.2, len(names) - 0.6),
+        title=title,
+    )
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(100 * lo[-1], 100 * hi[-1]))
+    sm = matplotlib.cm.ScalarMappable(
+        cmap=cmap, norm=matplotlib.colors.Normalize(100 * lo[-1], 100 * hi[-1])
+    )
     fig.colorbar(sm, ax=ax, label=f"{names[-1]} (%)")
     return save(fig, path, show)
 
 
 # ---- what the network learned: feature maps (Tasks 1 and 3)
 
-def embedding_map(maps, labels, class_names, path, groups=None, marked=None, marked_label="misclassified",
-                  title=None, show=False):
+
+def embedding_map(
+    maps,
+    labels,
+    class_names,
+    path,
+    groups=None,
+    marked=None,
+    marked_label="misclassified",
+    title=None,
+    show=False,
+):
     """2-D maps of the same points side by side (PCA, t-SNE), coloured by class.
 
     maps: {method name: (N, 2)}; labels: (N,) class indices.  groups: [(name, bool mask (N,), marker)]
@@ -388,18 +570,46 @@ def embedding_map(maps, labels, class_names, path, groups=None, marked=None, mar
     for ax, (method, xy) in zip(axes[0], maps.items()):
         xy = np.asarray(xy)
         for name, mask, marker in groups:
-            ax.scatter(xy[mask, 0], xy[mask, 1], c=colors[labels[mask]], s=size, marker=marker, alpha=0.75,
-                       linewidths=0)
+            ax.scatter(
+                xy[mask, 0],
+                xy[mask, 1],
+                c=colors[labels[mask]],
+                s=size,
+                marker=marker,
+                alpha=0.75,
+                linewidths=0,
+            )
         if marked is not None and np.any(marked):
-            ax.scatter(xy[marked, 0], xy[marked, 1], s=size * 5, facecolors="none", edgecolors="black",
-                       linewidths=1.0)
+            ax.scatter(
+                xy[marked, 0],
+                xy[marked, 1],
+                s=size * 5,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=1.0,
+            )
         ax.set(title=method, xticks=[], yticks=[])
-    handles = [matplotlib.lines.Line2D([], [], marker="o", ls="", color=colors[i], label=c)
-               for i, c in enumerate(class_names)]
-    handles += [matplotlib.lines.Line2D([], [], marker=m, ls="", color="gray", label=n) for n, _, m in groups if n]
+    handles = [
+        matplotlib.lines.Line2D([], [], marker="o", ls="", color=colors[i], label=c)
+        for i, c in enumerate(class_names)
+    ]
+    handles += [
+        matplotlib.lines.Line2D([], [], marker=m, ls="", color="gray", label=n)
+        for n, _, m in groups
+        if n
+    ]
     if marked is not None and np.any(marked):
-        handles.append(matplotlib.lines.Line2D([], [], marker="o", ls="", mfc="none", mec="black",
-                                               label=f"{marked_label} ({int(np.sum(marked))})"))
+        handles.append(
+            matplotlib.lines.Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                mfc="none",
+                mec="black",
+                label=f"{marked_label} ({int(np.sum(marked))})",
+            )
+        )
     fig.legend(handles=handles, loc="center right", fontsize=9)
     if title:
         fig.suptitle(title)

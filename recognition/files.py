@@ -6,6 +6,7 @@ one; it is flushed to disk before the rename, so a power cut cannot either.  The
 temporary file is private (0600) while written; before the rename it gets the mode
 the file had, or, for a new file, what the user's umask gives (0644 usually).
 """
+
 import contextlib
 import json
 import os
@@ -42,7 +43,9 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        _flush_to_disk(tmp)  # else a power cut soon after the rename can leave an empty file under the name
+        _flush_to_disk(
+            tmp
+        )  # else a power cut soon after the rename can leave an empty file under the name
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:

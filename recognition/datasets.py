@@ -4,13 +4,14 @@ The data of a split are one uint8 tensor; `normalize` does what ToTensor() then
 Normalize(mean, std) would do to every image, and `batch_indices` gives exactly the
 batches a shuffled DataLoader would, without converting every image through PIL.
 """
+
 from pathlib import Path
 
 import torch
 
-from download import provision
-from errors import DataError
-from paths import DATA_DIR
+from recognition.download import provision
+from recognition.errors import DataError
+from recognition.paths import DATA_DIR
 
 # Normalisation statistics, each dataset its own (mean, std of its training pixels).
 STATS = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530)}
@@ -30,9 +31,11 @@ def read_idx(path, ndim):
     """
     data = Path(path).read_bytes()
     if int.from_bytes(data[:4], "big") != 0x800 + ndim:
-        raise DataError(f"{path} is not an IDX file of {ndim}-d unsigned bytes; delete it to fetch it again")
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
+        raise DataError(
+            f"{path} is not an IDX file of {ndim}-d unsigned bytes; delete it to fetch it again"
+        )
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim :]), dtype=torch.uint8).view(shape)
 
 
 def load_split(name, train, data_dir=DATA_DIR, limit=None):
@@ -51,6 +54,13 @@ def normalize(images, name):
     return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
+def load_normalized(name, train, data_dir=DATA_DIR, limit=None, device="cpu"):
+    """(uint8 images (N, 28, 28), normalised images (N, 1, 28, 28) on `device`, labels on `device`) of one
+    split: what every script that trains or evaluates on MNIST or FashionMNIST starts from."""
+    u8, y = load_split(name, train, data_dir, limit)
+    return u8, normalize(u8, name).to(device), y.to(device)
+
+
 def denormalize(x, name="MNIST"):
     """Normalised (N, 1, H, W) -> numpy (N, H, W) in [0, 1], for figures."""
     mean, std = STATS[name]
@@ -66,6 +76,8 @@ def batch_indices(n, batch_size, shuffle=True, generator=None):
     """
     if not shuffle:
         return torch.arange(n).split(batch_size)
-    torch.empty((), dtype=torch.int64).random_(generator=generator)  # the DataLoader iterator's base seed
+    torch.empty((), dtype=torch.int64).random_(
+        generator=generator
+    )  # the DataLoader iterator's base seed
     order = torch.randperm(n, generator=generator)
     return order.split(batch_size)

@@ -6,14 +6,15 @@ photos of one handwritten character, `photo_input`, shared by digits and letters
 file that cannot be read or holds no ink is skipped with one warning line, and a file
 whose folder or name gives its class (`images.label_from_path`) is scored.
 """
+
 import warnings
 
 import torch
 
-import datasets
-from errors import DataError, UserError
-from images import image_files, label_from_path, photo_to_mnist
-from training import predict
+from recognition import datasets
+from recognition.errors import DataError, UserError
+from recognition.images import image_files, label_from_path, photo_to_mnist
+from recognition.training import predict
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -40,7 +41,9 @@ def prepare_folder(folder, to_input):
     """(paths, inputs (N, 1, 28, 28)) of the usable images under `folder`; unusable ones are skipped, warned."""
     paths, inputs = prepare_files(image_files(folder), to_input)
     if not paths:
-        raise DataError(f"no usable images in {folder}: add image files (e.g. 7.png, or beta/1.png)")
+        raise DataError(
+            f"no usable images in {folder}: add image files (e.g. 7.png, or beta/1.png)"
+        )
     return paths, torch.stack(inputs)
 
 
@@ -56,9 +59,15 @@ def classify_folder(model, folder, to_input, class_names):
     device = next(model.parameters()).device
     prob = predict(model, x.to(device)).exp().cpu()
     top, pred = prob.max(1)
-    results = [{"file": str(p.relative_to(folder)), "label": label_from_path(p, folder, class_names),
-                "prediction": class_names[int(k)], "probability": round(float(q), 4)}
-               for p, k, q in zip(paths, pred, top)]
+    results = [
+        {
+            "file": str(p.relative_to(folder)),
+            "label": label_from_path(p, folder, class_names),
+            "prediction": class_names[int(k)],
+            "probability": round(float(q), 4),
+        }
+        for p, k, q in zip(paths, pred, top)
+    ]
     return results, x, accuracy(results)
 
 
@@ -70,8 +79,13 @@ def accuracy(results):
 
 def titles_and_colors(results):
     """Per result, a figure title ('7', or '1 (true 7)') and its colour (green right, red wrong, black unknown)."""
-    titles = [r["prediction"] + (f" (true {r['label']})" if r["label"] not in (None, r["prediction"]) else "")
-              for r in results]
-    colors = ["black" if r["label"] is None else ("green" if r["label"] == r["prediction"] else "red")
-              for r in results]
+    titles = [
+        r["prediction"]
+        + (f" (true {r['label']})" if r["label"] not in (None, r["prediction"]) else "")
+        for r in results
+    ]
+    colors = [
+        "black" if r["label"] is None else ("green" if r["label"] == r["prediction"] else "red")
+        for r in results
+    ]
     return titles, colors

@@ -6,14 +6,17 @@ model as `model.pth` in its output folder, beside the figures and metrics.json t
 describe it; a script that reads a model reads, by default, the one its task's default
 run writes (`--model FILE` reads another, `--save FILE` writes elsewhere).
 """
+
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository, above this package
 DATA_DIR = ROOT / "data"
 OUT_DIR = ROOT / "outputs"
 MODEL_NAME = "model.pth"
-TRAIN_STATE_NAME = "train_state.pt"  # an unfinished training run, beside the model it will make (train_state.py)
+TRAIN_STATE_NAME = (
+    "train_state.pt"  # an unfinished training run, beside the model it will make (train_state.py)
+)
 
 
 def out_dir(step):
@@ -27,7 +30,9 @@ def model_file(step):
 
 
 MNIST_MODEL = model_file("task1")  # Task 1's network, read by Tasks 2 and 3
-GREEK_MODEL = model_file("task3")  # Task 3's alpha/beta/gamma network, read by `task3_greek.py --classify`
+GREEK_MODEL = model_file(
+    "task3"
+)  # Task 3's alpha/beta/gamma network, read by `task3_greek.py --classify`
 
 # Real people's handwriting, a yardstick kept outside the repository (never trained on, never committed):
 # $REAL_HANDWRITING, else ../shared/real_handwriting beside the repository.

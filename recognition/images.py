@@ -8,6 +8,7 @@
 * `photo_to_mnist`: a photo of one handwritten digit -> 28x28, white ink on black, as
   MNIST was made (ink found, stroke width matched, 20x20 fit, centred by mass).
 """
+
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from errors import DataError, first_line
+from recognition.errors import DataError, first_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 # Longer side above which an image is scaled down as it is read.  The output is 28x28, so
@@ -73,15 +74,31 @@ def open_image(path, max_side=MAX_SIDE):
         if not path.is_file():
             raise DataError(f"no image file {path}")
     try:
-        with Image.open(path) as src:  # closed at once: a multi-frame file (GIF) would otherwise stay open
+        with Image.open(
+            path
+        ) as src:  # closed at once: a multi-frame file (GIF) would otherwise stay open
             if max(src.size) > max_side:
-                src.draft(src.mode, (src.size[0] * max_side // max(src.size), src.size[1] * max_side // max(src.size)))
+                src.draft(
+                    src.mode,
+                    (
+                        src.size[0] * max_side // max(src.size),
+                        src.size[1] * max_side // max(src.size),
+                    ),
+                )
             img = ImageOps.exif_transpose(src)  # a loaded copy, rotated where EXIF says so
         if max(img.size) > max_side:
             scale = max_side / max(img.size)
-            img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))),
-                             Image.Resampling.BOX)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            img = img.resize(
+                (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))),
+                Image.Resampling.BOX,
+            )
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as e:
         raise DataError(f"{name}: not a readable image ({first_line(e)})") from None
     return img
 
@@ -154,13 +171,16 @@ def ink_map(gray):
     mask = (ink > 0.5 * t).astype(np.uint8)
     # Drop specks: keep connected pieces at least 5 % of the largest piece's area.  16-bit labels (a third of
     # the time on the demo's pad) where they cannot run out: at most one piece per 2x2 block, plus the background.
-    fits_16_bits = ((h + 1) // 2) * ((w + 1) // 2) < 2 ** 16 - 1
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8,
-                                                           ltype=cv2.CV_16U if fits_16_bits else cv2.CV_32S)
+    fits_16_bits = ((h + 1) // 2) * ((w + 1) // 2) < 2**16 - 1
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask, connectivity=8, ltype=cv2.CV_16U if fits_16_bits else cv2.CV_32S
+    )
     if n <= 1:
         raise DataError("the image holds no ink")
     areas = stats[1:, cv2.CC_STAT_AREA]
-    if areas.min() >= 0.05 * areas.max():  # nothing to drop (a drawing's strokes): the mask as it is
+    if (
+        areas.min() >= 0.05 * areas.max()
+    ):  # nothing to drop (a drawing's strokes): the mask as it is
         kept = mask.view(bool)
     else:
         keep = np.zeros(n, bool)
@@ -176,13 +196,17 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     strokes thickened to MNIST's typical width), and placed in 28x28 so that its centre
     of mass is at the centre.
     """
-    gray = read_gray(path_or_gray) if not isinstance(path_or_gray, np.ndarray) else path_or_gray.astype(np.float32)
+    gray = (
+        read_gray(path_or_gray)
+        if not isinstance(path_or_gray, np.ndarray)
+        else path_or_gray.astype(np.float32)
+    )
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
     ink, mask = ink_map(gray)
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # the ink's bounding box
-    ink = ink[y:y + h, x:x + w]
-    mask = mask[y:y + h, x:x + w].astype(np.uint8)
+    ink = ink[y : y + h, x : x + w]
+    mask = mask[y : y + h, x : x + w].astype(np.uint8)
     h, w = ink.shape
     scale = box / max(h, w)
     # Stroke width from area / half-perimeter; thicken strokes that would be thinner than MNIST's.
@@ -207,7 +231,7 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
         small = np.clip(small * max(1.0, MNIST_STROKE_MEDIAN / np.median(stroke_pixels)), 0, 1)
     out = np.zeros((size, size), np.float32)
     y0, x0 = (size - nh) // 2, (size - nw) // 2
-    out[y0:y0 + nh, x0:x0 + nw] = small
+    out[y0 : y0 + nh, x0 : x0 + nw] = small
     # Shift so the centre of mass sits at the image centre, as MNIST's makers did.
     # Whole-pixel shifts keep the strokes sharp.
     m = cv2.moments(out)

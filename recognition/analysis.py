@@ -5,16 +5,19 @@ Task 3 (Greek letters).  The map: the 50-d fc1 features (after ReLU, what fc2 re
 in 2-D by PCA and by scikit-learn's t-SNE, with a fixed random state and a stated perplexity;
 Task 1 draws it for MNIST, Task 3 for the letters.
 """
+
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-import training
+from recognition import training
 
 PERPLEXITY = 30.0  # scikit-learn's default: each point weighs about 30 neighbours
-RANDOM_STATE = 0  # t-SNE's start and optimisation are random; fixed, the same features give the same map
+RANDOM_STATE = (
+    0  # t-SNE's start and optimisation are random; fixed, the same features give the same map
+)
 
 
 def confusion(y, pred, k):
@@ -41,7 +44,9 @@ def most_confused(counts, n=5):
 def fc1_features(model, x, batch_size=256):
     """(fc1 features after ReLU, numpy (N, hidden); log-probabilities (N, classes)) in one eval-mode pass."""
     saved = []
-    handle = model.fc1.register_forward_hook(lambda m, i, out: saved.append(F.relu(out).float().cpu()))
+    handle = model.fc1.register_forward_hook(
+        lambda m, i, out: saved.append(F.relu(out).float().cpu())
+    )
     try:
         log_p = training.predict(model, x, batch_size)
     finally:
@@ -57,16 +62,26 @@ def tsne_perplexity(n, perplexity=PERPLEXITY):
 def maps_2d(features, perplexity=PERPLEXITY, random_state=RANDOM_STATE):
     """{'PCA': (N, 2), 't-SNE': (N, 2)} of features (N, d), and {'perplexity', 'random_state', 'seconds',
     'cpu_seconds'}: wall and CPU time per method (on a shared machine, wall time says little alone)."""
-    from sklearn.decomposition import PCA  # imported here: only the scripts that draw maps pay for it
+    from sklearn.decomposition import (
+        PCA,  # imported here: only the scripts that draw maps pay for it
+    )
     from sklearn.manifold import TSNE
+
     features = np.asarray(features, dtype=np.float32)
     if len(features) < 4:
         raise ValueError(f"a map needs at least 4 points, got {len(features)}")
     used = tsne_perplexity(len(features), perplexity)
     maps, seconds, cpu = {}, {}, {}
-    for name, method in (("PCA", PCA(n_components=2, random_state=random_state)),
-                         ("t-SNE", TSNE(n_components=2, perplexity=used, init="pca", random_state=random_state))):
+    for name, method in (
+        ("PCA", PCA(n_components=2, random_state=random_state)),
+        ("t-SNE", TSNE(n_components=2, perplexity=used, init="pca", random_state=random_state)),
+    ):
         t0, c0 = time.perf_counter(), time.process_time()
         maps[name] = method.fit_transform(features)
         seconds[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
-    return maps, {"perplexity": used, "random_state": random_state, "seconds": seconds, "cpu_seconds": cpu}
+    return maps, {
+        "perplexity": used,
+        "random_state": random_state,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+    }

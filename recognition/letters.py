@@ -3,16 +3,17 @@
 A letter folder is in ImageFolder layout, one sub-folder of images per letter
 (`greek_train/alpha/*.png`); the class order is the sorted folder names, as ImageFolder's.
 """
+
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from classify import photo_input, prepare_files
-from datasets import STATS
-from errors import DataError
-from images import image_files, ink_map, read_gray
+from recognition.classify import photo_input, prepare_files
+from recognition.datasets import STATS
+from recognition.errors import DataError
+from recognition.images import image_files, ink_map, read_gray
 
 
 class GreekTransform:
@@ -25,15 +26,19 @@ class GreekTransform:
     resized (antialiased) so that it is, so every size ends at the same relative scale;
     for the course's own images this is exactly the course's transform.
     """
+
     side, shrunk, crop = 128, 36, 28
 
     def __call__(self, img):
         from torchvision.transforms import functional as TF
+
         if img.mode != "L":
             img = TF.rgb_to_grayscale(img.convert("RGB"))
         if min(img.size) != self.side:
             img = TF.resize(img, self.side, antialias=True)  # shorter side -> 128 px
-        img = TF.affine(img, angle=0.0, translate=[0, 0], scale=self.shrunk / self.side, shear=[0.0])
+        img = TF.affine(
+            img, angle=0.0, translate=[0, 0], scale=self.shrunk / self.side, shear=[0.0]
+        )
         img = TF.center_crop(img, [self.crop, self.crop])
         return TF.invert(img)
 
@@ -41,7 +46,10 @@ class GreekTransform:
 def greek_transform():
     """GreekTransform, ToTensor and MNIST's Normalize: a letter image -> float (1, 28, 28)."""
     from torchvision import transforms
-    return transforms.Compose([GreekTransform(), transforms.ToTensor(), transforms.Normalize(*STATS["MNIST"])])
+
+    return transforms.Compose(
+        [GreekTransform(), transforms.ToTensor(), transforms.Normalize(*STATS["MNIST"])]
+    )
 
 
 def load_letter_image(path):
@@ -88,7 +96,9 @@ def letter_classes(folder, letters=None):
         return found
     missing = [c for c in letters if c not in found]
     if missing:
-        raise DataError(f"{folder} has no folder for {', '.join(missing)} (it has: {', '.join(found) or 'none'})")
+        raise DataError(
+            f"{folder} has no folder for {', '.join(missing)} (it has: {', '.join(found) or 'none'})"
+        )
     return sorted(set(letters))
 
 
@@ -103,7 +113,9 @@ def load_letter_folder(folder, classes, pipeline=PIPELINES[0]):
     for k, name in enumerate(classes):
         usable, inputs = prepare_files(image_files(Path(folder) / name), to_input)
         if not usable:
-            raise DataError(f"no usable images in {Path(folder) / name} (expected e.g. {name}/1.png)")
+            raise DataError(
+                f"no usable images in {Path(folder) / name} (expected e.g. {name}/1.png)"
+            )
         xs += inputs
         ys += [k] * len(usable)
         paths += usable

@@ -7,6 +7,7 @@ is taken with `torch.autograd.grad` with respect to that request's own map (no `
 accumulates on the shared parameters), so threads may run it on one model at once.
 The model must be in eval mode (dropout off), as `models.load_checkpoint` leaves it.
 """
+
 import cv2
 import numpy as np
 import torch
@@ -21,9 +22,16 @@ def place_on_input(cam, step=2, first=6.5, size=28):
     8x8 grid covers the central 16x16 pixels.  Each value is drawn over its window's centre and
     interpolated between centres; stretching the grid over the whole input would shift it outwards.
     """
-    to_input = np.float32([[step, 0, first], [0, step, first]])  # unit coordinates -> pixel coordinates
-    return cv2.warpAffine(np.asarray(cam, dtype=np.float32), to_input, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT)
+    to_input = np.float32(
+        [[step, 0, first], [0, step, first]]
+    )  # unit coordinates -> pixel coordinates
+    return cv2.warpAffine(
+        np.asarray(cam, dtype=np.float32),
+        to_input,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
 
 
 def explain(model, x, classes=None):
@@ -44,7 +52,9 @@ def explain(model, x, classes=None):
         last = list(acts)[-1]
         (grads,) = torch.autograd.grad(score, acts[last])
     weights = grads.mean(dim=(2, 3), keepdim=True)  # (N, channels, 1, 1)
-    cams = F.relu((weights * acts[last]).sum(1)).detach().cpu().numpy()  # (N, grid, grid): conv2's 8x8
+    cams = (
+        F.relu((weights * acts[last]).sum(1)).detach().cpu().numpy()
+    )  # (N, grid, grid): conv2's 8x8
     step, first = model.map_geometry(last)
     maps = np.stack([place_on_input(c, step, first, x.shape[-1]) for c in cams])
     top = maps.reshape(len(maps), -1).max(1).reshape(-1, 1, 1)

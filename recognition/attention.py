@@ -7,10 +7,11 @@ multiplied in order: row i of the product says how much of token i at the top co
 input patch.  The head reads the mean of all tokens (or the CLS token), so a patch's share of
 the answer is the mean of its column over all rows (or its entry in the CLS row).
 """
+
 import numpy as np
 import torch
 
-from gradcam import place_on_input
+from recognition.gradcam import place_on_input
 
 
 @torch.inference_mode()
@@ -27,7 +28,7 @@ def rollout(model, x):
         layer = 0.5 * w + 0.5 * eye
         joint = (layer / layer.sum(-1, keepdim=True)) @ joint
     read = joint[:, 0] if model.pool == "cls" else joint.mean(1)  # (N, tokens)
-    shares = read[:, -model.side ** 2:].reshape(len(x), model.side, model.side).cpu().numpy()
+    shares = read[:, -(model.side**2) :].reshape(len(x), model.side, model.side).cpu().numpy()
     # Every patch keeps some share through the residual path: drawn from the smallest share up, the map
     # shows where the answer draws more than elsewhere.
     low = shares.min(axis=(1, 2), keepdims=True)
