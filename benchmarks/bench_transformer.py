@@ -40,16 +40,9 @@ from models import NetTransformer, parameter_count
 from recognition import datasets, recipes
 from recognition.paths import DATA_DIR, ROOT
 
-TEMPLATE = {
-    k: v
-    for k, v in task1.DEFAULTS["template"].items()
-    if k in task1.TRANSFORMER_SHAPE + ["dropout"]
-}
-FAST = {
-    k: v
-    for k, v in task1.DEFAULTS["transformer"].items()
-    if k in task1.TRANSFORMER_SHAPE + ["dropout"]
-}
+# NetTransformer's arguments in Task 1's two transformer modes
+TEMPLATE = task1.MODES["template"].network.arguments()
+FAST = task1.MODES["transformer"].network.arguments()
 FAST_BATCH = recipes.RECIPES["transformer-fast"].batch_size
 GOAL_ACCURACY, GOAL_SECONDS, TEMPLATE_GOAL = 0.99, 600.0, 0.985
 

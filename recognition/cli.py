@@ -144,7 +144,7 @@ def run(main):
         where = f"{e.filename}: " if e.filename else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt as e:  # a message says what was kept (train_state.Resumable gives one)
+    except KeyboardInterrupt as e:  # a message says what was kept (resumable.StateFile gives one)
         print(
             f"\ninterrupted: {str(e) or 'files already written are complete; rerun to finish'}",
             file=sys.stderr,

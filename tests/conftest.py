@@ -115,3 +115,13 @@ def ctrl_c_after_first_run(args, csv_path, cwd=ROOT, wait=120):
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
     _, err = proc.communicate(timeout=60)
     return proc, err
+
+
+@pytest.fixture
+def ctrl_c_as_in_a_terminal():
+    """SIGINT as a terminal's foreground process has it (KeyboardInterrupt) for the test, restored
+    after it: a background job (`make test &`, nohup, a CI runner) starts with SIGINT ignored, and
+    an earlier test may have left it changed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
