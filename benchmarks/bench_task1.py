@@ -16,6 +16,7 @@ Prints, with the ratio of each against the baseline:
 """
 
 import argparse
+import itertools
 import subprocess
 import sys
 import tempfile
@@ -33,16 +34,16 @@ from recognition.recipes import RECIPES
 
 
 def our_epochs(data_dir, epochs, seed=1):
-    """Seconds of each epoch of training.fit (training + test-set evaluation), and the final test accuracy."""
+    """Seconds of each epoch of training.fit (training + test-set evaluation), and the final test
+    accuracy."""
     g = training.set_seed(seed)
-    x, y = datasets.load_split("MNIST", True, data_dir)
-    xt, yt = datasets.load_split("MNIST", False, data_dir)
-    train, test = (datasets.normalize(x, "MNIST"), y), (datasets.normalize(xt, "MNIST"), yt)
+    _, x, y = datasets.load_normalized("MNIST", True, data_dir)
+    _, x_test, y_test = datasets.load_normalized("MNIST", False, data_dir)
     model = training.prepare(Net(), torch.device("cpu"))
     history = training.fit(
         model,
-        train,
-        test,
+        (x, y),
+        (x_test, y_test),
         RECIPES["report"],
         epochs,
         g,
@@ -50,7 +51,7 @@ def our_epochs(data_dir, epochs, seed=1):
         eval_train=False,
     )
     ends = [0.0] + [e["elapsed_seconds"] for e in history["epochs"]]
-    return [b - a for a, b in zip(ends, ends[1:])], history["epochs"][-1]["test_accuracy"]
+    return [b - a for a, b in itertools.pairwise(ends)], history["epochs"][-1]["test_accuracy"]
 
 
 def whole_run(data_dir, extra=()):
@@ -74,15 +75,16 @@ def whole_run(data_dir, extra=()):
 
 
 def warn_if_busy():
-    """Two torch threads on cores another process keeps busy spin-wait and run many times slower: say so."""
+    """Two torch threads on cores another process keeps busy spin-wait and run many times slower:
+    say so."""
     try:
-        load = float(open("/proc/loadavg").read().split()[0])
+        load = float(Path("/proc/loadavg").read_text().split()[0])
     except (OSError, ValueError):
         return
     if load > 0.5:
         print(
-            f"warning: load average {load:.1f}: other processes share the cores, so these timings are not "
-            "those of an idle machine"
+            f"warning: load average {load:.1f}: other processes share the cores, so these timings "
+            "are not those of an idle machine"
         )
 
 
@@ -124,7 +126,8 @@ def main():
     )
     r1, r2 = can_epoch / ours_epoch, can_five / run
     print(
-        f"per epoch (train + test eval): {r1:.2f}x faster  (target >= 2.8x: {'met' if r1 >= 2.8 else 'NOT met'})"
+        f"per epoch (train + test eval): {r1:.2f}x faster  "
+        f"(target >= 2.8x: {'met' if r1 >= 2.8 else 'NOT met'})"
     )
     print(
         f"whole task1 run {run:.1f} s vs canonical 5 epochs {can_five:.1f} s"

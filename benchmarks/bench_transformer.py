@@ -1,4 +1,4 @@
-"""Benchmark: the course's transformer on this CPU, against the course template, side by side in one run.
+"""Benchmark: the course's transformer on this CPU against the course template, side by side.
 
 Part 1, the speed table: one training step (forward, backward, AdamW) on a batch of real MNIST
 digits, for the template and for settings that each change one thing: the patch size and stride
@@ -14,9 +14,9 @@ transformer (its defaults), and with --template-epochs N the template's first N 
 epochs, training time, wall time and parameters, with the goals: the fast transformer >= 99.0 % in
 <= 600 s of training; the template >= 98.5 % after its 15 epochs.
 
-    python benchmarks/bench_transformer.py --table-only         # part 1, about 2.5 minutes on 2 cores
-    python benchmarks/bench_transformer.py                      # both parts, about 15 minutes
-    python benchmarks/bench_transformer.py --template-epochs 15 # the template's whole run too: hours on a CPU
+    python benchmarks/bench_transformer.py --table-only      # part 1: about 2.5 min on 2 cores
+    python benchmarks/bench_transformer.py                   # both parts: about 15 minutes
+    python benchmarks/bench_transformer.py --template-epochs 15   # and the template's: hours
 
 Timings depend on what else the machine runs: say so when you report them.
 """
@@ -40,20 +40,14 @@ from models import NetTransformer, parameter_count
 from recognition import datasets, recipes
 from recognition.paths import DATA_DIR, ROOT
 
-TEMPLATE = {
-    k: v
-    for k, v in task1.DEFAULTS["template"].items()
-    if k in task1.TRANSFORMER_SHAPE + ["dropout"]
-}
-FAST = {
-    k: v
-    for k, v in task1.DEFAULTS["transformer"].items()
-    if k in task1.TRANSFORMER_SHAPE + ["dropout"]
-}
+# NetTransformer's arguments in Task 1's two transformer modes
+TEMPLATE = task1.MODES["template"].network.arguments()
+FAST = task1.MODES["transformer"].network.arguments()
 FAST_BATCH = recipes.RECIPES["transformer-fast"].batch_size
 GOAL_ACCURACY, GOAL_SECONDS, TEMPLATE_GOAL = 0.99, 600.0, 0.985
 
-# (label, changes to the template or to the fast setting, batch size, attention kernel or None for SDPA's choice)
+# (label, the template or the fast setting with one change, batch size, attention kernel: None for
+# SDPA's choice)
 ROWS = [
     ("template (baseline)", TEMPLATE, 64, None),
     ("template, batch 128", TEMPLATE, 128, None),
@@ -75,7 +69,8 @@ ROWS = [
 
 
 def step_seconds(shape, batch, kernel, x, y, steps):
-    """Mean seconds of one training step of NetTransformer(**shape) on batches of real digits, after 2 warm-ups."""
+    """Mean seconds of one training step of NetTransformer(**shape) on batches of real digits,
+    after 2 warm-ups."""
     torch.manual_seed(0)
     model = NetTransformer(**shape).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -92,10 +87,10 @@ def step_seconds(shape, batch, kernel, x, y, steps):
 
 def speed_table(data_dir, steps):
     """Part 1: print and return a row per setting, with its speed-up over the template's epoch."""
-    u8, y = datasets.load_split("MNIST", True, data_dir, limit=4096)
-    x = datasets.normalize(u8, "MNIST")
+    _, x, y = datasets.load_normalized("MNIST", True, data_dir, limit=4096)
     print(
-        f"{'setting':38s} {'tokens':>6s} {'params':>8s} {'batch':>5s} {'ms/step':>8s} {'s/epoch':>8s} {'speed-up':>8s}"
+        f"{'setting':38s} {'tokens':>6s} {'params':>8s} {'batch':>5s} {'ms/step':>8s} "
+        f"{'s/epoch':>8s} {'speed-up':>8s}"
     )
     rows, base = [], None
     for label, shape, batch, kernel in ROWS:
@@ -140,7 +135,8 @@ def task1_run(data_dir, flags):
 
 
 def runs(data_dir, template_epochs):
-    """Part 2: the CNN, the fast transformer and, for `template_epochs` > 0, the template: whole task1 runs."""
+    """Part 2: the CNN, the fast transformer and, for `template_epochs` > 0, the template: whole
+    task1 runs."""
     plans = [("CNN, report recipe", []), ("transformer, fast defaults", ["--arch", "transformer"])]
     if template_epochs:
         plans.append(
@@ -150,27 +146,30 @@ def runs(data_dir, template_epochs):
             )
         )
     print(
-        f"\n{'run':34s} {'test acc':>8s} {'epochs':>6s} {'train s':>8s} {'wall s':>7s} {'params':>8s}"
+        f"\n{'run':34s} {'test acc':>8s} {'epochs':>6s} {'train s':>8s} {'wall s':>7s} "
+        f"{'params':>8s}"
     )
     results = []
     for label, flags in plans:
         m = task1_run(data_dir, flags)
         results.append(m)
         print(
-            f"{label:34s} {100 * m['test_accuracy']:7.2f}% {m['epochs']:6d} {m['train_seconds']:8.1f} "
-            f"{m['wall_time_s']:7.1f} {m['parameters']:8,d}",
+            f"{label:34s} {100 * m['test_accuracy']:7.2f}% {m['epochs']:6d} "
+            f"{m['train_seconds']:8.1f} {m['wall_time_s']:7.1f} {m['parameters']:8,d}",
             flush=True,
         )
     return results
 
 
 def verdict(results, table):
-    """Print the goals, whether they were met, and the fast transformer's speed-up over the template's 15 epochs."""
+    """Print the goals, whether they were met, and the fast transformer's speed-up over the
+    template's 15 epochs."""
     fast = results[1]
     ok = fast["test_accuracy"] >= GOAL_ACCURACY and fast["train_seconds"] <= GOAL_SECONDS
     print(
-        f"\nfast transformer: {100 * fast['test_accuracy']:.2f}% in {fast['train_seconds']:.0f} s of training "
-        f"(goal >= {100 * GOAL_ACCURACY:.1f}% in <= {GOAL_SECONDS:.0f} s: {'met' if ok else 'NOT met'})"
+        f"\nfast transformer: {100 * fast['test_accuracy']:.2f}% in "
+        f"{fast['train_seconds']:.0f} s of training (goal >= {100 * GOAL_ACCURACY:.1f}% in "
+        f"<= {GOAL_SECONDS:.0f} s: {'met' if ok else 'NOT met'})"
     )
     if len(results) > 2:
         template = results[2]
@@ -179,14 +178,14 @@ def verdict(results, table):
             f"{template['epochs']} trained",
         )
         print(
-            f"template: {100 * template['test_accuracy']:.2f}% after {template['epochs']} of 15 epochs "
-            f"(goal after 15: >= {100 * TEMPLATE_GOAL:.1f}%)"
+            f"template: {100 * template['test_accuracy']:.2f}% after {template['epochs']} of 15 "
+            f"epochs (goal after 15: >= {100 * TEMPLATE_GOAL:.1f}%)"
         )
     else:
         per_epoch, source = table[0]["epoch_seconds"], "the speed table's steps"
     print(
-        f"template's 15 epochs: {15 * per_epoch:.0f} s ({15 * per_epoch / 3600:.1f} h; from {source}), "
-        f"{15 * per_epoch / fast['train_seconds']:.0f}x the fast transformer's training"
+        f"template's 15 epochs: {15 * per_epoch:.0f} s ({15 * per_epoch / 3600:.1f} h; from "
+        f"{source}), {15 * per_epoch / fast['train_seconds']:.0f}x the fast transformer's training"
     )
 
 

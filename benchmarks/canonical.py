@@ -16,7 +16,8 @@ from recognition.download import provision
 
 
 def canonical_epochs(name, data_dir, epochs=1, seed=1):
-    """Seconds of each epoch (training + test evaluation) on dataset `name`, and the final test accuracy."""
+    """Seconds of each epoch (training + test evaluation) on dataset `name`, and the final test
+    accuracy."""
     from torchvision import datasets, transforms
 
     provision(name, data_dir)

@@ -15,9 +15,8 @@ import torch.nn.functional as F
 from recognition import training
 
 PERPLEXITY = 30.0  # scikit-learn's default: each point weighs about 30 neighbours
-RANDOM_STATE = (
-    0  # t-SNE's start and optimisation are random; fixed, the same features give the same map
-)
+# t-SNE's start and optimisation are random; fixed, the same features give the same map
+RANDOM_STATE = 0
 
 
 def confusion(y, pred, k):
@@ -33,7 +32,8 @@ def per_class_accuracy(counts):
 
 
 def most_confused(counts, n=5):
-    """The n (true, predicted, count) pairs with the most errors, most first (ties: lower true class first)."""
+    """The n (true, predicted, count) pairs with the most errors, most first (ties: lower true
+    class first)."""
     off = np.asarray(counts).copy()
     np.fill_diagonal(off, 0)
     order = np.argsort(-off, axis=None, kind="stable")[:n]
@@ -42,7 +42,8 @@ def most_confused(counts, n=5):
 
 
 def fc1_features(model, x, batch_size=256):
-    """(fc1 features after ReLU, numpy (N, hidden); log-probabilities (N, classes)) in one eval-mode pass."""
+    """(fc1 features after ReLU, numpy (N, hidden); log-probabilities (N, classes)) in one
+    eval-mode pass."""
     saved = []
     handle = model.fc1.register_forward_hook(
         lambda m, i, out: saved.append(F.relu(out).float().cpu())
@@ -55,16 +56,17 @@ def fc1_features(model, x, batch_size=256):
 
 
 def tsne_perplexity(n, perplexity=PERPLEXITY):
-    """The perplexity used for n points: at most (n - 1) / 3, as t-SNE weighs about 3 x perplexity neighbours."""
+    """The perplexity used for n points: at most (n - 1) / 3, as t-SNE weighs about
+    3 x perplexity neighbours."""
     return float(min(perplexity, max(1.0, (n - 1) / 3)))
 
 
 def maps_2d(features, perplexity=PERPLEXITY, random_state=RANDOM_STATE):
-    """{'PCA': (N, 2), 't-SNE': (N, 2)} of features (N, d), and {'perplexity', 'random_state', 'seconds',
-    'cpu_seconds'}: wall and CPU time per method (on a shared machine, wall time says little alone)."""
-    from sklearn.decomposition import (
-        PCA,  # imported here: only the scripts that draw maps pay for it
-    )
+    """{'PCA': (N, 2), 't-SNE': (N, 2)} of features (N, d), and {'perplexity', 'random_state',
+    'seconds', 'cpu_seconds'}: wall and CPU time per method (on a shared machine, wall time says
+    little alone)."""
+    # imported here: only the scripts that draw maps pay for it
+    from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
     features = np.asarray(features, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""Attention rollout (Abnar and Zuidema 2020): which input patches a NetTransformer's answer draws on.
+"""Attention rollout (Abnar and Zuidema 2020): the input patches a NetTransformer's answer draws on.
 
 Each layer's attention, averaged over its heads, says how much each token takes from every
 other.  The residual connection around it carries each token's own value on as well, so a
@@ -29,8 +29,8 @@ def rollout(model, x):
         joint = (layer / layer.sum(-1, keepdim=True)) @ joint
     read = joint[:, 0] if model.pool == "cls" else joint.mean(1)  # (N, tokens)
     shares = read[:, -(model.side**2) :].reshape(len(x), model.side, model.side).cpu().numpy()
-    # Every patch keeps some share through the residual path: drawn from the smallest share up, the map
-    # shows where the answer draws more than elsewhere.
+    # Every patch keeps some share through the residual path: drawn from the smallest share up, the
+    # map shows where the answer draws more than elsewhere.
     low = shares.min(axis=(1, 2), keepdims=True)
     shares = (shares - low) / np.maximum(shares.max(axis=(1, 2), keepdims=True) - low, 1e-12)
     step, first = model.map_geometry("encoder")

@@ -18,7 +18,8 @@ from recognition.paths import DATA_DIR, out_dir
 
 
 def _number(convert, word, allowed, rule):
-    """An argparse type: `convert` the text, then check it with `allowed`; `rule` words the check for errors."""
+    """An argparse type: `convert` the text, then check it with `allowed`; `rule` words the check
+    for errors."""
 
     def parse(text):
         try:
@@ -83,7 +84,8 @@ def parser(doc, step, show=True, out_help=None):
         "--out-dir",
         type=folder,
         default=out_dir(step) if step else None,
-        help=f"where figures, metrics.json and models go (default: {out_help or f'outputs/{step}/'})",
+        help="where figures, metrics.json and models go "
+        f"(default: {out_help or f'outputs/{step}/'})",
     )
     p.add_argument(
         "--device",
@@ -131,20 +133,19 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 
 def run(main):
-    """Call `main()`; turn the failures a user can fix into one line on stderr and a non-zero exit."""
+    """Call `main()`; turn the failures a user can fix into one line on stderr and a non-zero
+    exit."""
     warnings.showwarning = _warning_line
     try:
         main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (
-        OSError
-    ) as e:  # a folder that is a file, no permission, a full disk: say which file and why
+    except OSError as e:  # a folder that is a file, no permission, a full disk: say which file, why
         where = f"{e.filename}: " if e.filename else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt as e:  # a message says what was kept (train_state.Resumable gives one)
+    except KeyboardInterrupt as e:  # a message says what was kept (resumable.StateFile gives one)
         print(
             f"\ninterrupted: {str(e) or 'files already written are complete; rerun to finish'}",
             file=sys.stderr,

@@ -18,18 +18,16 @@ class Recipe:
     momentum: float = 0.5  # SGD only
     weight_decay: float = 0.0
     batch_size: int = 64
-    schedule: str = (
-        "constant"  # "constant" or "onecycle" (warm up, then cosine down to ~0 over all epochs)
-    )
-    lr_decay: float = (
-        1.0  # epoch e (1, 2, ...) trains at lr * lr_decay ** (e - 1): a function of e alone
-    )
+    # "constant" or "onecycle" (warm up, then cosine down to ~0 over all epochs)
+    schedule: str = "constant"
+    # epoch e (1, 2, ...) trains at lr * lr_decay ** (e - 1): a function of e alone
+    lr_decay: float = 1.0
     augment: bool = False  # small random rotations, scalings and shifts of each training image
     label_smoothing: float = 0.0
 
     def depends_on_total_epochs(self):
-        """Whether the learning rate at an epoch depends on how many epochs there are in all (one-cycle does):
-        then a run of L epochs is not the first L epochs of a longer run."""
+        """Whether the learning rate at an epoch depends on how many epochs there are in all
+        (one-cycle does): then a run of L epochs is not the first L epochs of a longer run."""
         return self.schedule != "constant"
 
 
@@ -47,7 +45,8 @@ RECIPES = {
             schedule="onecycle",
             augment=True,
         ),
-        # Task 4 beyond the report: FashionMNIST 90.34 % best of 60; the decay keeps prefix sharing exact.
+        # Task 4 beyond the report: FashionMNIST 90.34 % best of 60; the decay keeps prefix
+        # sharing exact.
         Recipe(
             "adamw-decay",
             optimizer="adamw",
@@ -59,7 +58,8 @@ RECIPES = {
         ),
         # The current course's transformer task: its template's exact training (run for 15 epochs).
         Recipe("transformer-template", optimizer="adamw", lr=1e-3, weight_decay=1e-4),
-        # The transformer fast on a CPU: MNIST 99.36 % in 15 epochs of its fast setting (see the README).
+        # The transformer fast on a CPU: MNIST 99.36 % in 15 epochs of its fast setting (see the
+        # README).
         Recipe(
             "transformer-fast",
             optimizer="adamw",
@@ -68,10 +68,15 @@ RECIPES = {
             schedule="onecycle",
             augment=True,
         ),
-        # Task 3: the report's SGD on the new last layer, batch 5 (the course's), light augmentation.
+        # Task 3: the report's SGD on the new last layer, batch 5 (the course's), light
+        # augmentation.
         Recipe("transfer", batch_size=5, augment=True),
     ]
 }
+
+# The recipes that train a whole network from its random start (Task 1's --recipe): all but
+# `transfer`, which trains the new last layer of a trained network.
+WHOLE_NETWORK = [name for name in RECIPES if name != "transfer"]
 
 
 def describe(name):

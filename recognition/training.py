@@ -1,18 +1,17 @@
-"""Training and evaluation shared by every script: seeding, device, the one training loop, evaluation.
+"""Training and evaluation shared by every script: seeding, the device, an epoch, evaluation.
 
-The data live in memory as one normalised tensor; an epoch walks shuffled index
-slices of it (`datasets.batch_indices`), which is what a shuffled DataLoader of the
-same batch size does, without converting every image through PIL.  The network
-runs in channels-last memory format, which the CPU's convolution and pooling
-kernels handle about twice as fast as the default layout for this small net.
+The data live in memory as one normalised tensor; an epoch walks shuffled index slices of it
+(`datasets.batch_indices`), which is what a shuffled DataLoader of the same batch size does,
+without converting every image through PIL.  The network runs in channels-last memory format,
+which the CPU's convolution and pooling kernels handle about twice as fast as the default
+layout for this small net.  A run that must survive Ctrl-C trains through `resumable.fit`.
 """
 
-import contextlib
 import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -21,22 +20,26 @@ import torch.nn.functional as F
 from recognition.datasets import batch_indices
 
 CHANNELS_LAST = torch.channels_last
+LOG_EVERY = 10  # batches between two entries of the training log (the loss curve of Fig 5)
 
 
 def set_seed(seed):
-    """Seed python, numpy and torch; ask torch for deterministic kernels. Returns a torch.Generator for shuffling."""
+    """Seed python, numpy and torch; ask torch for deterministic kernels.
+
+    Returns a torch.Generator for shuffling and augmenting the batches.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # torch.use_deterministic_algorithms(True) would also import and configure the inductor compiler,
-    # 1.6 s of start-up for a compiler this repository never uses; set the same flag directly.
+    # torch.use_deterministic_algorithms(True) would also import and configure the inductor
+    # compiler, 1.6 s of start-up for a compiler this repository never uses; set the flag directly.
     torch._C._set_deterministic_algorithms(True, warn_only=True)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return torch.Generator().manual_seed(seed)
 
 
 def pick_device(name="auto"):
-    """'auto' -> cuda, then mps, then cpu; anything else is taken as given (ValueError if unavailable)."""
+    """'auto' -> cuda, then mps, then cpu; anything else as given (ValueError if unavailable)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -58,8 +61,14 @@ def prepare(model, device):
     return model.to(device=device, memory_format=CHANNELS_LAST)
 
 
+def batches_per_epoch(n, recipe):
+    """Batches in an epoch of n examples, the last possibly short."""
+    return math.ceil(n / recipe.batch_size)
+
+
 def make_optimizer(model, recipe, steps_per_epoch, epochs):
-    """The recipe's optimiser over the parameters that require grad, and its per-step scheduler (or None)."""
+    """The recipe's optimiser over the parameters that require grad, and its per-step scheduler
+    (or None)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if recipe.optimizer == "sgd":
         opt = torch.optim.SGD(
@@ -87,7 +96,8 @@ def set_epoch_lr(optimizer, recipe, epoch):
 
 
 def augment_batch(x, generator, background):
-    """Random affine jitter of a (B, 1, H, W) batch: rotation +-10 deg, scale 0.9-1.1, shift +-2 px."""
+    """Random affine jitter of a (B, 1, H, W) batch: rotation +-10 deg, scale 0.9-1.1, shift
+    +-2 px."""
     b = x.shape[0]
     r = torch.rand(b, 4, generator=generator).to(x.device) * 2 - 1  # uniform in [-1, 1]
     angle, scale = r[:, 0] * math.radians(10), 1 + 0.1 * r[:, 1]
@@ -99,22 +109,6 @@ def augment_batch(x, generator, background):
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # grid_sample fills the outside with 0; shift so that 0 is the background value.
     return F.grid_sample(x - background, grid, align_corners=False) + background
-
-
-@dataclass
-class EpochProgress:
-    """How far an epoch has got: its batch order, the batches done and their losses, its training time so far."""
-
-    order: torch.Tensor  # the epoch's shuffled example indices, cut into batches in that order
-    step: int = 0  # batches done
-    loss_sum: float = 0.0  # of batch loss x batch size over the batches done
-    count: int = 0  # examples done
-    log: list = field(default_factory=list)  # [(examples seen in all epochs, batch loss), ...]
-    seconds: float = 0.0
-
-    @classmethod
-    def shuffled(cls, n, batch_size, generator):
-        return cls(order=torch.cat(batch_indices(n, batch_size, shuffle=True, generator=generator)))
 
 
 def train_step(model, optimizer, xb, yb, recipe, scheduler=None):
@@ -132,44 +126,25 @@ def train_step(model, optimizer, xb, yb, recipe, scheduler=None):
     return loss.item()
 
 
-def train_epoch(
-    model,
-    optimizer,
-    x,
-    y,
-    recipe,
-    generator,
-    scheduler=None,
-    log_every=10,
-    seen=0,
-    progress=None,
-    after_step=None,
-):
-    """One pass over (x, y) in shuffled batches. Returns (mean loss, [(examples seen, batch loss), ...]).
-
-    progress: an EpochProgress to carry on from (a resumed run) instead of a new shuffle; it is kept up to
-    date, and `after_step(progress)` is called after each batch (to save the run, or stop it).
-    """
+def train_epoch(model, optimizer, x, y, recipe, generator, scheduler=None, log_every=LOG_EVERY):
+    """One pass over (x, y) in shuffled batches of the recipe's size; `generator` shuffles and
+    augments them.  Returns (mean loss over the examples, [(examples seen, batch loss), ...] for
+    every `log_every`-th batch)."""
     model.train()
-    background = x.min().item()  # a normalised blank pixel
-    p = progress or EpochProgress.shuffled(len(x), recipe.batch_size, generator)
-    t0, seconds_before = time.perf_counter(), p.seconds
-    for idx in p.order.split(recipe.batch_size)[p.step :]:
+    background = x.min().item()  # a normalised blank pixel, what augmentation fills in
+    loss_sum, seen, log = 0.0, 0, []
+    batches = batch_indices(len(x), recipe.batch_size, shuffle=True, generator=generator)
+    for i, idx in enumerate(batches):
         xb = augment_batch(x[idx], generator, background) if recipe.augment else x[idx]
         loss = train_step(model, optimizer, xb, y[idx], recipe, scheduler)
-        if p.step % log_every == 0:
-            p.log.append((seen + p.count + len(idx), loss))
-        p.step, p.loss_sum, p.count = p.step + 1, p.loss_sum + loss * len(idx), p.count + len(idx)
-        p.seconds = seconds_before + time.perf_counter() - t0
-        if after_step is not None:
-            after_step(p)
-    return p.loss_sum / p.count, p.log
+        loss_sum, seen = loss_sum + loss * len(idx), seen + len(idx)
+        if i % log_every == 0:
+            log.append((seen, loss))
+    return loss_sum / seen, log
 
 
 @torch.inference_mode()
-def predict(
-    model, x, batch_size=256
-):  # measured: 256 beats 1000-5000 on a 2-core CPU (cache-sized batches)
+def predict(model, x, batch_size=256):  # 256 beat 1000-5000 on a 2-core CPU: cache-sized batches
     """Log-probabilities (N, classes) for normalised images (N, 1, 28, 28), in eval mode."""
     model.eval()
     outs = [
@@ -191,30 +166,34 @@ def evaluate(model, x, y, batch_size=256):
     }
 
 
-@dataclass
-class Run:
-    """What training changes as it goes, all of which a resumable run saves."""
-
-    model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: object  # the recipe's per-step scheduler, or None
-    generator: torch.Generator  # shuffles and augments the batches
-    history: dict
+def new_history(recipe):
+    """An empty `fit` history: the recipe, the training log and the evaluated epochs."""
+    return {"recipe": asdict(recipe), "train_log": [], "epochs": []}
 
 
-@dataclass
-class Position:
-    """Where a run stands: the epoch in hand (1, 2, ...; epochs + 1 when done), how far into it (None: not
-    begun), and its wall time so far (where a resumed run starts: that of the sittings before)."""
+def epoch_record(model, train, test, epoch, train_loss, train_seconds, started, eval_train=True):
+    """The history's record of `epoch`: `model` evaluated on `test` (and `train`), with the epoch's
+    mean training loss and training time; `started` is the perf_counter() time the run began at."""
+    r = {"epoch": epoch, "seen": len(train[1]) * epoch, "train_loss": train_loss}
+    te = evaluate(model, *test)
+    r.update(test_loss=te["loss"], test_accuracy=te["accuracy"], test_correct=te["correct"])
+    if eval_train:
+        tr = evaluate(model, *train)
+        r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
+    r.update(train_seconds=train_seconds, elapsed_seconds=time.perf_counter() - started)
+    return r
 
-    epoch: int = 1
-    progress: EpochProgress = None
-    elapsed: float = 0.0
+
+def add_record(history, record, on_epoch=None):
+    """Append `record` to the history's epochs, and hand it to `on_epoch` (if given)."""
+    history["epochs"].append(record)
+    if on_epoch is not None:
+        on_epoch(record)
 
 
 def train_seconds(history):
-    """The training time of a `fit` history, evaluations left out: summed over the epochs it records (all of
-    them, unless `eval_epochs` left some out)."""
+    """The training time of a `fit` history, evaluations left out: summed over the epochs it
+    records (all of them, unless `eval_epochs` left some out)."""
     return sum(r["train_seconds"] for r in history["epochs"])
 
 
@@ -228,90 +207,36 @@ def fit(
     eval_epochs=None,
     eval_train=True,
     on_epoch=None,
-    on_step=None,
-    saver=None,
 ):
-    """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the epochs listed.
+    """Train `model` on `train` = (x, y) for `epochs` epochs, evaluating on `test` after the
+    epochs listed; `generator` shuffles and augments the batches.
 
     eval_epochs: the epochs after which to evaluate (0 = before training); default every one,
     0 included.  eval_train: also evaluate on the whole training set in eval mode.
-    Returns the history {'recipe', 'train_log': [(examples seen, batch loss), ...], 'epochs': [record, ...]},
-    a record per evaluated epoch with the keys:
+    Returns the history {'recipe', 'train_log': [(examples seen, batch loss), ...],
+    'epochs': [record, ...]}, a record per evaluated epoch with the keys:
         epoch, seen (training examples seen so far), train_loss (mean batch loss of that epoch in
-        train mode, as the optimiser saw it; None for epoch 0), test_loss, test_accuracy, test_correct,
-        train_eval_loss and train_accuracy (with eval_train), train_seconds (training time of that
-        epoch alone), elapsed_seconds (wall time since fit began, evaluations included).
-    `on_epoch(record)` is called as each record is made (progress lines, checkpoints), and
-    `on_step(epoch, EpochProgress)` after each batch (progress within long epochs).
-    saver: a train_state.Resumable, which carries on the run it holds, saves this one as it goes, stops it
-    cleanly on Ctrl-C and keeps a second run out of its folder; the history then also says in how many
-    `sittings` it was trained.
+        train mode, as the optimiser saw it; None for epoch 0), test_loss, test_accuracy,
+        test_correct, train_eval_loss and train_accuracy (with eval_train), train_seconds
+        (training time of that epoch alone), elapsed_seconds (wall time since fit began,
+        evaluations included).
+    `on_epoch(record)` is called as each record is made (progress lines, checkpoints).
     """
     x, y = train
     eval_epochs = set(range(epochs + 1) if eval_epochs is None else eval_epochs)
-    optimizer, scheduler = make_optimizer(
-        model, recipe, math.ceil(len(x) / recipe.batch_size), epochs
-    )
-    run = Run(
-        model,
-        optimizer,
-        scheduler,
-        generator,
-        {"recipe": asdict(recipe), "train_log": [], "epochs": []},
-    )
-    # the lock on the run's folder, the saved run carried on, Ctrl-C as a clean stop: all for this block
-    session = saver.session(run) if saver is not None else contextlib.nullcontext(Position())
-    with session as start:
+    optimizer, scheduler = make_optimizer(model, recipe, batches_per_epoch(len(x), recipe), epochs)
+    history = new_history(recipe)
+    started = time.perf_counter()
+    if 0 in eval_epochs:  # the untrained network
+        r = epoch_record(model, train, test, 0, None, 0.0, started, eval_train)
+        add_record(history, r, on_epoch)
+    for epoch in range(1, epochs + 1):
+        set_epoch_lr(optimizer, recipe, epoch)
         t0 = time.perf_counter()
-
-        def elapsed():
-            return start.elapsed + time.perf_counter() - t0
-
-        def record(epoch, seen, train_loss, train_seconds):
-            r = {"epoch": epoch, "seen": seen, "train_loss": train_loss}
-            te = evaluate(model, *test)
-            r.update(test_loss=te["loss"], test_accuracy=te["accuracy"], test_correct=te["correct"])
-            if eval_train:
-                tr = evaluate(model, x, y)
-                r.update(train_eval_loss=tr["loss"], train_accuracy=tr["accuracy"])
-            r.update(train_seconds=train_seconds, elapsed_seconds=elapsed())
-            run.history["epochs"].append(r)
-            if on_epoch is not None:
-                on_epoch(r)
-
-        if (
-            0 in eval_epochs and start.epoch == 1 and start.progress is None
-        ):  # a fresh run, not a resumed one
-            record(0, 0, None, 0.0)
-        for epoch in range(start.epoch, epochs + 1):
-            set_epoch_lr(optimizer, recipe, epoch)
-            progress = (
-                start.progress
-                if epoch == start.epoch and start.progress is not None
-                else EpochProgress.shuffled(len(x), recipe.batch_size, generator)
-            )
-
-            def after_step(p, epoch=epoch):
-                if on_step is not None:
-                    on_step(epoch, p)
-                if saver is not None:
-                    saver.after_step(run, Position(epoch, p, elapsed()))
-
-            loss, log = train_epoch(
-                model,
-                optimizer,
-                x,
-                y,
-                recipe,
-                generator,
-                scheduler,
-                seen=len(x) * (epoch - 1),
-                progress=progress,
-                after_step=after_step,
-            )
-            run.history["train_log"].extend(log)
-            if epoch in eval_epochs:
-                record(epoch, len(x) * epoch, loss, progress.seconds)
-            if saver is not None:
-                saver.after_epoch(run, Position(epoch + 1, None, elapsed()))
-        return run.history
+        loss, log = train_epoch(model, optimizer, x, y, recipe, generator, scheduler)
+        seconds = time.perf_counter() - t0
+        history["train_log"] += [(len(x) * (epoch - 1) + n, batch_loss) for n, batch_loss in log]
+        if epoch in eval_epochs:
+            r = epoch_record(model, train, test, epoch, loss, seconds, started, eval_train)
+            add_record(history, r, on_epoch)
+    return history

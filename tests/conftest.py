@@ -20,8 +20,9 @@ from recognition.paths import ROOT
 
 GREEK = ["alpha", "beta", "gamma"]  # the classes of the demo's Greek test model
 DIGITS = [str(d) for d in range(10)]
-# The demo's transformer test model: small, but every part of NetTransformer (8x8 grid of 16-channel tokens).
-SMALL_TRANSFORMER = dict(patch=7, stride=3, d_model=16, heads=2, layers=1, ff=32)
+# The demo's transformer test model: small, but every part of NetTransformer (8x8 grid of
+# 16-channel tokens).
+SMALL_TRANSFORMER = {"patch": 7, "stride": 3, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
 
 
 def assert_figure(path, min_width=300, min_height=200):
@@ -44,8 +45,8 @@ def mnist_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_models_dir(tmp_path_factory, mnist_checkpoint):
-    """For the demo: an outputs/-like folder: task1 (an untrained digit Net), task1_transformer (an untrained
-    digit NetTransformer), task3 (a 3-letter Greek Net), broken (not a model)."""
+    """For the demo: an outputs/-like folder: task1 (an untrained digit Net), task1_transformer
+    (an untrained digit NetTransformer), task3 (a 3-letter Greek Net), broken (not a model)."""
     root = tmp_path_factory.mktemp("outputs")
     (root / "task1").mkdir()
     shutil.copy(mnist_checkpoint, root / "task1" / "model.pth")
@@ -92,19 +93,24 @@ def call(url, path, data=None, headers=None):
 
 
 def ctrl_c_after_first_run(args, csv_path, cwd=ROOT, wait=120):
-    """Start `args` as a terminal would, press Ctrl-C once results.csv has a row, and return (process, its
-    stderr); skip the test if the run finished before it could be interrupted."""
-    # A shell's background job (a CI runner's, say) starts with SIGINT ignored, and Python then keeps
-    # ignoring it: give the run the default disposition a terminal would.
-    proc = subprocess.Popen(
-        args,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    """Start `args` as a terminal would, press Ctrl-C once results.csv has a row, and return
+    (process, its stderr); skip the test if the run finished before it could be interrupted."""
+    # A shell's background job (a CI runner's, say) starts with SIGINT ignored, and a child keeps
+    # an ignored signal ignored: give the run the default disposition a terminal would.  A handler
+    # here (rather than SIG_IGN) becomes the default in the child when it execs; no preexec_fn,
+    # which is unsafe in a process with threads (torch's).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and proc.poll() is None:
         if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
@@ -115,3 +121,13 @@ def ctrl_c_after_first_run(args, csv_path, cwd=ROOT, wait=120):
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
     _, err = proc.communicate(timeout=60)
     return proc, err
+
+
+@pytest.fixture
+def ctrl_c_as_in_a_terminal():
+    """SIGINT as a terminal's foreground process has it (KeyboardInterrupt) for the test, restored
+    after it: a background job (`make test &`, nohup, a CI runner) starts with SIGINT ignored, and
+    an earlier test may have left it changed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

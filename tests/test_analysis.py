@@ -1,4 +1,5 @@
-"""analysis.py: confusion counts, per-class accuracy, most confused pairs, fc1 features and their 2-D maps."""
+"""analysis.py: confusion counts, per-class accuracy, most confused pairs, fc1 features and their
+2-D maps."""
 
 import numpy as np
 import pytest
@@ -22,19 +23,14 @@ def test_per_class_accuracy_and_most_confused():
     assert analysis.per_class_accuracy(counts).tolist() == pytest.approx([5 / 6, 1.0, 1 / 6])
     assert analysis.most_confused(counts, 2) == [(2, 0, 3), (2, 1, 2)]
     assert analysis.most_confused(np.eye(3, dtype=int), 5) == []  # no errors, no pairs
-    assert analysis.per_class_accuracy(np.zeros((2, 2))).tolist() == [
-        0,
-        0,
-    ]  # an empty class is not a crash
+    assert analysis.per_class_accuracy(np.zeros((2, 2))).tolist() == [0, 0]  # empty: no crash
 
 
 def test_fc1_features_are_what_fc2_reads():
     torch.manual_seed(0)
     model = Net().eval()
     x = torch.randn(7, 1, 28, 28)
-    features, log_p = analysis.fc1_features(
-        model, x, batch_size=3
-    )  # batches of 3: the hook sees 3 calls
+    features, log_p = analysis.fc1_features(model, x, batch_size=3)  # the hook sees 3 calls
     assert features.shape == (7, 50) and log_p.shape == (7, 10) and (features >= 0).all()
     expected = torch.log_softmax(model.fc2(torch.as_tensor(features)), 1)
     assert torch.allclose(expected, log_p, atol=1e-5)
@@ -43,9 +39,8 @@ def test_fc1_features_are_what_fc2_reads():
 
 def test_map_has_one_point_per_input_and_is_reproducible():
     rng = np.random.default_rng(0)
-    features = np.concatenate(
-        [rng.normal(0, 1, (20, 50)), rng.normal(6, 1, (20, 50))]
-    )  # few: t-SNE is slow
+    # few points: t-SNE is slow
+    features = np.concatenate([rng.normal(0, 1, (20, 50)), rng.normal(6, 1, (20, 50))])
     maps, info = analysis.maps_2d(features)
     assert set(maps) == {"PCA", "t-SNE"} and all(m.shape == (40, 2) for m in maps.values())
     assert (

@@ -29,6 +29,7 @@ def _run(script, *args, env=None):
         text=True,
         timeout=300,
         env=env,
+        check=False,
     )
 
 
@@ -51,8 +52,9 @@ def test_a_folder_flag_naming_a_file_is_one_line(tmp_path, capsys, script, flag)
     with pytest.raises(SystemExit) as e:
         getattr(module, "parse_args", module.main)([flag, str(a_file)])
     assert e.value.code == 2
+    prog = Path(sys.argv[0]).name
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"error: argument {flag}: {a_file} is a file, not a folder (see {Path(sys.argv[0]).name} --help)"
+        f"error: argument {flag}: {a_file} is a file, not a folder (see {prog} --help)"
     ]
 
 
@@ -75,11 +77,8 @@ def test_a_folder_inside_a_file_is_one_line(tmp_path, mnist_checkpoint):
     assert r.stderr.startswith("error: ") and "Not a directory" in r.stderr
 
 
-ALEXNET = [
-    "--random-weights",
-    "--image",
-    str(paths.DATA_DIR / "handwritten_digits" / "3.png"),
-]  # needs no dataset
+# needs no dataset
+ALEXNET = ["--random-weights", "--image", str(paths.DATA_DIR / "handwritten_digits" / "3.png")]
 
 
 @pytest.mark.slow

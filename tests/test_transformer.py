@@ -1,4 +1,5 @@
-"""models.NetTransformer: shapes, bad settings, checkpoints of both architectures, attention, transfer, training."""
+"""models.NetTransformer: shapes, bad settings, checkpoints of both architectures, attention,
+transfer, training."""
 
 import dataclasses
 
@@ -92,9 +93,8 @@ def test_rollout_maps_sit_over_the_patches(pool):
 
 def test_token_maps_sit_over_their_patch_centres():
     cam = np.zeros((13, 13), np.float32)
-    cam[3, 10] = (
-        1.0  # token (3, 10) of 4x4 patches at stride 2 reads rows 6..9, columns 20..23: centre (7.5, 21.5)
-    )
+    # token (3, 10) of 4x4 patches at stride 2 reads rows 6..9, columns 20..23: centre (7.5, 21.5)
+    cam[3, 10] = 1.0
     placed = gradcam.place_on_input(cam, *NetTransformer().map_geometry("encoder"))
     ys, xs = np.nonzero(placed == placed.max())
     assert abs(ys.mean() - 7.5) <= 0.5 and abs(xs.mean() - 21.5) <= 0.5
@@ -171,9 +171,8 @@ def test_tiny_training_lands_far_above_chance():
     xt, yt = datasets.load_split("MNIST", False, limit=500)
     net = NetTransformer(patch=7, stride=3, d_model=32, heads=4, layers=2, ff=64)
     assert parameter_count(net) < 40_000
-    recipe = dataclasses.replace(
-        recipes.RECIPES["transformer-fast"], batch_size=32, augment=False
-    )  # 282 steps
+    # 3 epochs of 94 batches: 282 steps
+    recipe = dataclasses.replace(recipes.RECIPES["transformer-fast"], batch_size=32, augment=False)
     history = training.fit(
         net,
         (datasets.normalize(x, "MNIST"), y),
@@ -184,9 +183,7 @@ def test_tiny_training_lands_far_above_chance():
         eval_epochs=[3],
         eval_train=False,
     )
-    assert (
-        history["epochs"][-1]["test_accuracy"] > 0.6
-    )  # chance is 0.1; a broken encoder stays near it
+    assert history["epochs"][-1]["test_accuracy"] > 0.6  # chance 0.1, a broken encoder's too
 
 
 @pytest.mark.parametrize("pool", ["mean", "cls"])
