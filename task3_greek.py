@@ -1,45 +1,90 @@
-"""Task 3 and Extensions 1-2: Greek letters by transfer learning from Task 1's network (Figs 11-13, 16, 17).
+"""Task 3 and Extensions 1-2: Greek letters by transfer learning from Task 1's network.
 
-    python task3_greek.py                                            # Task 3: alpha, beta, gamma
-    python task3_greek.py --letters alpha beta gamma delta epsilon   # Extension 1: five letters
-    python task3_greek.py --sweep                                    # Extension 2: epochs x batch size
-    python task3_greek.py --classify my_letters/                     # predict your own letter images
+Task 3 (alpha, beta, gamma), Extension 1 (five letters), Extension 2 (epochs x batch size)
+and your own letter images:
+
+    python task3_greek.py
+    python task3_greek.py --letters alpha beta gamma delta epsilon
+    python task3_greek.py --sweep
+    python task3_greek.py --classify my_letters/
 
 Task 1's model is only read: its layers are frozen and a new last layer learns the letters
 (`--model outputs/task1_transformer/model.pth` transfers from the transformer instead).
 By default it learns from many writers' stand-in letters (data/greek_hands_train, tested on
 data/greek_hands_test, other writers) through the photo pipeline, which reads real scans,
 photos and screenshots; `--pipeline course --train-dir data/greek_train --test-dir
-data/greek_test` is the report's protocol (what reproduce.py runs). Writes figures,
-metrics.json, the Greek model.pth and, beyond the report, a 2-D map of fc1's features to outputs/task3/
-(other letter sets: outputs/task3_greekK/).
-Expect >= 97 % on the test writers and 18/18 (three letters), 29/30 (five) by the report's
-protocol, 5-20 s each on a 2-core laptop CPU.
+data/greek_test` is the report's protocol (what reproduce.py runs).
+
+Writes to outputs/task3/ (K other letters: outputs/task3_greekK/): Fig 11
+fig11_greek_predictions.png (Fig 16 fig16_five_letters_predictions.png for five letters),
+Fig 12 fig12_training_error.png, Fig 13 fig13_network.txt, confusion_matrix.png, the Greek
+model.pth, metrics.json and, beyond the report, extra_embedding_map.png (fc1's features in
+2-D).  --sweep: Fig 17 fig17_sweep_loss.png, sweep_results.csv and .md in outputs/task3_sweep/;
+--classify: classified_letters.png in outputs/task3_classify/.
+Expect >= 97 % on the test writers, and 18/18 (three letters) and 29/30 (five) by the
+report's protocol; 5-20 s a run on a 2-core laptop CPU.
 """
 
 import csv
 import dataclasses
+import functools
 import io
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 from models import load_checkpoint, save_checkpoint
-from recognition import analysis, classify, cli, datasets, files, letters, plots, recipes, training
+from recognition import analysis, classify, cli, datasets, files, letters, plots, training
 from recognition.errors import UsageError
-from recognition.paths import DATA_DIR, GREEK_MODEL, MNIST_MODEL, MODEL_NAME, out_dir
+from recognition.paths import GREEK_MODEL, MNIST_MODEL, MODEL_NAME, ROOT, out_dir
+from recognition.transfer import EPOCHS, RECIPE, train_head
 
-LETTERS = ["alpha", "beta", "gamma"]
-RECIPE = recipes.RECIPES["transfer"]
-EPOCHS, SWEEP_EPOCHS = 20, [5, 10, 20, 40, 80, 160]
-SWEEP_BATCH_SIZES = [1, 5, 12, 36]
+LETTERS = ("alpha", "beta", "gamma")
+SWEEP_EPOCHS = (5, 10, 20, 40, 80, 160)
+SWEEP_BATCH_SIZES = (1, 5, 12, 36)
 GRID_PER_LETTER = 6  # test images shown per letter in Figs 11 and 16 (the misread ones first)
 
 
-def parse_args(argv=None):
+@dataclass(frozen=True)
+class Settings:
+    """Task 3's command line as plain values, each default filled in for the mode."""
+
+    mode: str  # "train", "sweep" or "classify"
+    model: Path  # the model read: Task 1's (train, sweep) or a Greek one (classify)
+    save: Path  # where "train" writes the Greek model
+    out_dir: Path
+    letters: tuple
+    train_dir: Path
+    test_dir: Path
+    pipeline: str | None  # None with classify: the Greek model's own
+    epochs: tuple  # one value; "sweep": every epoch count to tabulate
+    batch_sizes: tuple  # one value; "sweep": one run each
+    lr: float
+    augment: bool
+    frozen_dropout: bool
+    classify_dir: Path | None
+    seed: int
+    device: str
+    show: bool
+
+    def recipe(self, batch_size):
+        """Task 3's recipe at `batch_size`, with the learning rate and augmentation asked for."""
+        return dataclasses.replace(RECIPE, batch_size=batch_size, lr=self.lr, augment=self.augment)
+
+
+def from_root(path):
+    """A default path as --help shows it: from the repository root."""
+    return path.relative_to(ROOT).as_posix()
+
+
+def numbers(values):
+    return " ".join(map(str, values))
+
+
+def make_parser():
     p = cli.parser(
         __doc__,
         None,
@@ -50,8 +95,8 @@ def parse_args(argv=None):
         "--model",
         type=Path,
         default=None,
-        help="the model read: Task 1's (default: outputs/task1/model.pth); "
-        "with --classify, a Greek one (default: outputs/task3/model.pth)",
+        help=f"the model read: Task 1's (default: {from_root(MNIST_MODEL)}); "
+        f"with --classify, a Greek one (default: {from_root(GREEK_MODEL)})",
     )
     p.add_argument(
         "--save",
@@ -69,15 +114,16 @@ def parse_args(argv=None):
     p.add_argument(
         "--train-dir",
         type=cli.folder,
-        default=DATA_DIR / "greek_hands_train",
-        help="one folder of training images per letter (default: data/greek_hands_train/, many "
-        "writers; data/greek_train/ is the course-sized set)",
+        default=letters.TRAIN_DIR,
+        help=f"one folder of training images per letter (default: {from_root(letters.TRAIN_DIR)}/, "
+        "many writers; data/greek_train/ is the course-sized set)",
     )
     p.add_argument(
         "--test-dir",
         type=cli.folder,
-        default=DATA_DIR / "greek_hands_test",
-        help="the test letters, laid out the same (default: data/greek_hands_test/, other writers)",
+        default=letters.TEST_DIR,
+        help=f"the test letters, laid out the same (default: {from_root(letters.TEST_DIR)}/, "
+        "other writers)",
     )
     p.add_argument(
         "--pipeline",
@@ -85,22 +131,22 @@ def parse_args(argv=None):
         default=None,
         help="how an image becomes the network's input, for training and test alike: photo (ink "
         "found, strokes to MNIST's width, fit 20x20, centred by mass) or course (the course's "
-        "GreekTransform, the report's protocol) (default: photo; --classify: the Greek "
-        "model's own)",
+        f"GreekTransform, the report's protocol) (default: {letters.PIPELINES[0]}; "
+        "--classify: the Greek model's own)",
     )
     p.add_argument(
         "--epochs",
         type=cli.positive_int,
         nargs="+",
         default=None,
-        help=f"training epochs (default: {EPOCHS}; --sweep: {' '.join(map(str, SWEEP_EPOCHS))})",
+        help=f"training epochs (default: {EPOCHS}; --sweep: {numbers(SWEEP_EPOCHS)})",
     )
     p.add_argument(
         "--batch-size",
         type=cli.positive_int,
         nargs="+",
         default=None,
-        help=f"batch size (default: {RECIPE.batch_size}; --sweep: {' '.join(map(str, SWEEP_BATCH_SIZES))})",
+        help=f"batch size (default: {RECIPE.batch_size}; --sweep: {numbers(SWEEP_BATCH_SIZES)})",
     )
     p.add_argument(
         "--lr",
@@ -120,88 +166,76 @@ def parse_args(argv=None):
         help="keep the frozen layers' dropout active while the new layer trains, as the report's "
         "network.train() did (default: frozen layers in eval mode)",
     )
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
         "--sweep",
         action="store_true",
         help="Extension 2: train for every --epochs x --batch-size (default: off)",
     )
-    p.add_argument(
+    mode.add_argument(
         "--classify",
         type=cli.folder,
         default=None,
         metavar="DIR",
         help="only predict the images under DIR with a Greek --model (default: off)",
     )
-    return p.parse_args(argv)
+    return p
 
 
-def settings(args):
-    """Fill in the defaults that depend on the mode: output folder, model to read, epochs, batch sizes."""
-    k = len(set(args.letters))
-    step = (
-        "task3_sweep"
-        if args.sweep
-        else "task3_classify"
-        if args.classify
-        else "task3"
-        if sorted(set(args.letters)) == LETTERS
-        else f"task3_greek{k}"
-    )
-    args.out_dir = args.out_dir or out_dir(step)
-    args.model = args.model or (GREEK_MODEL if args.classify else MNIST_MODEL)
-    args.save = args.save or args.out_dir / MODEL_NAME
-    args.epochs = args.epochs or (SWEEP_EPOCHS if args.sweep else [EPOCHS])
-    args.batch_size = args.batch_size or (SWEEP_BATCH_SIZES if args.sweep else [RECIPE.batch_size])
-    if not args.classify:
-        args.pipeline = args.pipeline or letters.PIPELINES[0]
-    for flag, values in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+def default_step(mode, letter_names):
+    """The output folder's name: task3, task3_greekK for K other letters, task3_sweep, ..."""
+    if mode != "train":
+        return f"task3_{mode}"
+    if sorted(set(letter_names)) == sorted(LETTERS):
+        return "task3"
+    return f"task3_greek{len(set(letter_names))}"
+
+
+def parse_args(argv=None):
+    """The command line as Settings; UsageError for values that do not go together."""
+    args = make_parser().parse_args(argv)
+    mode = "classify" if args.classify else "sweep" if args.sweep else "train"
+    epochs = args.epochs or (SWEEP_EPOCHS if args.sweep else [EPOCHS])
+    batch_sizes = args.batch_size or (SWEEP_BATCH_SIZES if args.sweep else [RECIPE.batch_size])
+    for flag, values in (("--epochs", epochs), ("--batch-size", batch_sizes)):
         if len(values) > 1 and not args.sweep:
             raise UsageError(f"{flag} takes one value, or several with --sweep")
-    if not args.classify and Path(args.save).resolve() == Path(args.model).resolve():
-        raise UsageError(f"--save {args.save} is the MNIST model itself; choose another file")
-    return args
-
-
-def keep_in_eval(module):
-    """Make `module.train()` leave it in eval mode, dropout off, while the rest of the net trains.
-
-    nn.Module.train switches each child through the child's own `train`, so an instance-level
-    `train` that does nothing keeps this branch in eval mode; its class and state_dict keys stay.
-    """
-    module.eval()
-    module.train = lambda mode=True: module
-    return module
-
-
-def greek_net(base, num_classes, frozen_eval=False):
-    """`base` (a Net or a NetTransformer) with every parameter frozen and fc2 replaced by a new, trainable
-    Linear(hidden, num_classes); with `frozen_eval`, the frozen layers keep their dropout off in training."""
-    for param in base.parameters():
-        param.requires_grad_(False)
-    if frozen_eval:
-        for name, child in base.named_children():
-            if name != "fc2":
-                keep_in_eval(child)
-    base.fc2 = nn.Linear(
-        base.fc1.out_features, num_classes
-    )  # (B, hidden) -> (B, K), requires_grad by default
-    return base
-
-
-def base_model(args, device, num_classes):
-    """Task 1's network from --model, frozen, with a new last layer for `num_classes` letters."""
-    model, _ = load_checkpoint(args.model, num_classes=10)
-    return training.prepare(
-        greek_net(model, num_classes, frozen_eval=not args.frozen_dropout), device
+    out = args.out_dir or out_dir(default_step(mode, args.letters))
+    model = args.model or (GREEK_MODEL if mode == "classify" else MNIST_MODEL)
+    save = args.save or out / MODEL_NAME
+    if mode != "classify" and save.resolve() == model.resolve():
+        raise UsageError(f"--save {save} is the MNIST model itself; choose another file")
+    default_pipeline = None if mode == "classify" else letters.PIPELINES[0]
+    return Settings(
+        mode=mode,
+        model=model,
+        save=save,
+        out_dir=out,
+        letters=tuple(args.letters),
+        train_dir=args.train_dir,
+        test_dir=args.test_dir,
+        pipeline=args.pipeline or default_pipeline,
+        epochs=tuple(epochs),
+        batch_sizes=tuple(batch_sizes),
+        lr=args.lr,
+        augment=not args.no_augment,
+        frozen_dropout=args.frozen_dropout,
+        classify_dir=args.classify,
+        seed=args.seed,
+        device=args.device,
+        show=args.show,
     )
 
 
-def load_data(args, device):
-    """(classes, (x_train, y_train), (x_test, y_test), test paths), the same class order in both folders."""
-    classes = letters.letter_classes(args.train_dir, args.letters)
-    letters.letter_classes(args.test_dir, classes)  # the test folder must hold the same letters
-    x_train, y_train, _ = letters.load_letter_folder(args.train_dir, classes, args.pipeline)
-    x_test, y_test, test_paths = letters.load_letter_folder(args.test_dir, classes, args.pipeline)
+def load_data(train_dir, test_dir, letter_names, pipeline, device):
+    """(classes, (x_train, y_train), (x_test, y_test), test paths) on `device`.
+
+    The classes are the sorted letter names; the test folder must hold the same letters.
+    """
+    classes = letters.letter_classes(train_dir, letter_names)
+    letters.letter_classes(test_dir, classes)
+    x_train, y_train, _ = letters.load_letter_folder(train_dir, classes, pipeline)
+    x_test, y_test, test_paths = letters.load_letter_folder(test_dir, classes, pipeline)
     return (
         classes,
         (x_train.to(device), y_train.to(device)),
@@ -210,14 +244,8 @@ def load_data(args, device):
     )
 
 
-def recipe_for(args, batch_size):
-    return dataclasses.replace(
-        RECIPE, batch_size=batch_size, lr=args.lr, augment=not args.no_augment
-    )
-
-
 def grid_rows(y, pred, k, per_row=GRID_PER_LETTER):
-    """Indices of the test images to show: a row of up to `per_row` per letter, the misread ones first."""
+    """The test images to show, as indices: a row of up to `per_row` per letter, misread first."""
     rows = []
     for c in range(k):
         mine = [i for i in range(len(y)) if y[i] == c]
@@ -252,7 +280,7 @@ def prediction_grid(test, y, pred, classes, final, out, show):
 
 
 def test_report(model, test, test_paths, classes, out, show):
-    """Predictions on the test letters: grid (Fig 11, or Fig 16 for five), per class, confusion matrix."""
+    """The test letters predicted: grid (Fig 11, Fig 16 for five), per class, confusion matrix."""
     final = training.evaluate(model, *test)
     pred, y = training.predict(model, test[0]).argmax(1).cpu(), test[1].cpu()
     counts = analysis.confusion(y, pred, len(classes))
@@ -276,8 +304,8 @@ def test_report(model, test, test_paths, classes, out, show):
     for c in classes:
         print(f"  {c:<8} {100 * per_class[c]:5.1f}%")
     print(
-        f"test accuracy {final['correct']}/{final['n']} ({100 * final['accuracy']:.1f}%), loss {final['loss']:.4f}"
-        + (f"; wrong: {', '.join(wrong)}" if wrong else "")
+        f"test accuracy {final['correct']}/{final['n']} ({100 * final['accuracy']:.1f}%), "
+        f"loss {final['loss']:.4f}" + (f"; wrong: {', '.join(wrong)}" if wrong else "")
     )
     return {
         "test_accuracy": final["accuracy"],
@@ -319,74 +347,75 @@ def letter_map(model, train, test, classes, out, show):
     }
 
 
-def train_head(args, device, num_classes, train, test, seed, **fit_options):
-    """Task 1's frozen network with a new last layer trained on `train` (seeded by `seed`): (model, history)."""
-    generator = training.set_seed(seed)
-    model = base_model(args, device, num_classes)
-    history = training.fit(
-        model,
-        train,
-        test,
-        recipe_for(args, args.batch_size[0]),
-        args.epochs[0],
-        generator,
-        **fit_options,
-    )
-    return model, history
+def print_epoch(record, n_test):
+    """One progress line per trained epoch."""
+    if record["epoch"]:
+        print(
+            f"epoch {record['epoch']:>2}: train loss {record['train_eval_loss']:.4f} "
+            f"acc {100 * record['train_accuracy']:5.1f}%  test loss {record['test_loss']:.4f} "
+            f"acc {record['test_correct']}/{n_test}",
+            flush=True,
+        )
 
 
-def train_letters(args, device):
-    """Task 3 / Extension 1: train the new last layer (Figs 12, 13), save the model, test it (Fig 11 or 16)."""
-    classes, train, test, test_paths = load_data(args, device)
-    out = args.out_dir
-    print(
-        f"classes {classes}: {len(train[1])} training and {len(test[1])} test images, {args.pipeline} pipeline"
-    )
-
-    def progress(r):
-        if r["epoch"]:
-            print(
-                f"epoch {r['epoch']:>2}: train loss {r['train_eval_loss']:.4f} acc {100 * r['train_accuracy']:5.1f}%"
-                f"  test loss {r['test_loss']:.4f} acc {r['test_correct']}/{len(test[1])}",
-                flush=True,
-            )
-
-    model, history = train_head(
-        args, device, len(classes), train, test, args.seed, on_epoch=progress
-    )
+def describe_network(model, out):
+    """Fig 13: the network as printed, also written to fig13_network.txt."""
     print(model)
     files.write_text(str(model) + "\n", out / "fig13_network.txt")
-    print(
-        f"trainable: {', '.join(n for n, p in model.named_parameters() if p.requires_grad)}; frozen: the rest"
+    trainable = ", ".join(n for n, p in model.named_parameters() if p.requires_grad)
+    print(f"trainable: {trainable}; frozen: the rest")
+
+
+def train_letters(s, device):
+    """Task 3 / Extension 1: train the new last layer (Figs 12, 13), save it, test it (11 or 16)."""
+    classes, train, test, test_paths = load_data(
+        s.train_dir, s.test_dir, s.letters, s.pipeline, device
     )
-    recipe = recipe_for(args, args.batch_size[0])
+    print(
+        f"classes {classes}: {len(train[1])} training and {len(test[1])} test images, "
+        f"{s.pipeline} pipeline"
+    )
+    (epochs,), (batch_size,) = s.epochs, s.batch_sizes
+    recipe = s.recipe(batch_size)
+    model, history = train_head(
+        s.model,
+        len(classes),
+        train,
+        test,
+        s.seed,
+        device,
+        recipe=recipe,
+        epochs=epochs,
+        frozen_dropout=s.frozen_dropout,
+        on_epoch=functools.partial(print_epoch, n_test=len(test[1])),
+    )
+    describe_network(model, s.out_dir)
     plots.error_curves(
         history,
-        out / "fig12_training_error.png",
-        show=args.show,
-        title=f"Fig 12: {len(classes)} Greek letters, only fc2 trained (batch {recipe.batch_size})",
+        s.out_dir / "fig12_training_error.png",
+        show=s.show,
+        title=f"Fig 12: {len(classes)} Greek letters, only fc2 trained (batch {batch_size})",
     )
     save_checkpoint(
         model,
-        args.save,
+        s.save,
         class_names=classes,
         task="task3",
-        epochs=args.epochs[0],
+        epochs=epochs,
         recipe=dataclasses.asdict(recipe),
-        frozen_dropout=args.frozen_dropout,
-        pipeline=args.pipeline,
+        frozen_dropout=s.frozen_dropout,
+        pipeline=s.pipeline,
     )
-    print(f"saved {args.save}")
-    report = test_report(model, test, test_paths, classes, out, args.show)
+    print(f"saved {s.save}")
     return {
         "classes": classes,
-        **report,
-        "embedding_map": letter_map(model, train, test, classes, out, args.show),
+        **test_report(model, test, test_paths, classes, s.out_dir, s.show),
+        "embedding_map": letter_map(model, train, test, classes, s.out_dir, s.show),
         "recipe": dataclasses.asdict(recipe),
-        "epochs": args.epochs[0],
-        "frozen_dropout": args.frozen_dropout,
-        "pipeline": args.pipeline,
-        "saved": str(args.save),
+        "epochs": epochs,
+        "frozen_dropout": s.frozen_dropout,
+        "pipeline": s.pipeline,
+        "saved": str(s.save),
         "history": history,
     }
 
@@ -423,107 +452,115 @@ def write_sweep_tables(rows, out):
     ]
     lines += [
         f"| {r['batch_size']} | {r['epochs']} | {r['examples_seen']} | {r['train_loss']:.4f} | "
-        f"{r['test_loss']:.4f} | {100 * r['train_accuracy']:.1f} % | {100 * r['test_accuracy']:.1f} % |"
+        f"{r['test_loss']:.4f} | {100 * r['train_accuracy']:.1f} % | "
+        f"{100 * r['test_accuracy']:.1f} % |"
         for r in rows
     ]
     files.write_text("\n".join(lines) + "\n", out / "sweep_results.md")
     return lines
 
 
-def sweep(args, device):
-    """Extension 2: the new layer trained from the same start for each batch size, evaluated after every epoch.
+def sweep(s, device):
+    """Extension 2: the new layer trained from the same start for each batch size.
 
-    With a constant learning rate, a run of E epochs is the first E epochs of the longest
-    run (same seed, same shuffles), so one run per batch size gives every epoch count.
+    Evaluated after every epoch: with a constant learning rate, a run of E epochs is the first E
+    epochs of the longest run (same seed, same shuffles), so one run per batch size gives every
+    epoch count.
     """
-    classes, train, test, _ = load_data(args, device)
+    classes, train, test, _ = load_data(s.train_dir, s.test_dir, s.letters, s.pipeline, device)
     runs, rows = [], []
-    for bs in sorted(set(args.batch_size)):
-        generator = training.set_seed(args.seed)
-        model = base_model(args, device, len(classes))
-        history = training.fit(
-            model, train, test, recipe_for(args, bs), max(args.epochs), generator
+    for bs in sorted(set(s.batch_sizes)):
+        _, history = train_head(
+            s.model,
+            len(classes),
+            train,
+            test,
+            s.seed,
+            device,
+            recipe=s.recipe(bs),
+            epochs=max(s.epochs),
+            frozen_dropout=s.frozen_dropout,
         )
         runs.append((f"batch {bs}", history))
-        new, best = sweep_rows(history, bs, args.epochs)
+        new, best = sweep_rows(history, bs, s.epochs)
         rows += new
         print(
             f"batch {bs:>3}: lowest test loss {best['test_loss']:.4f} after epoch {best['epoch']} "
             f"({best['seen']} examples)"
-            + ("; still falling at the end" if best["epoch"] == max(args.epochs) else "")
+            + ("; still falling at the end" if best["epoch"] == max(s.epochs) else "")
         )
-    print("\n".join(write_sweep_tables(rows, args.out_dir)))
+    print("\n".join(write_sweep_tables(rows, s.out_dir)))
     plots.sweep_curves(
         runs,
-        args.out_dir / "fig17_sweep_loss.png",
-        show=args.show,
+        s.out_dir / "fig17_sweep_loss.png",
+        show=s.show,
         title=f"Fig 17: {len(classes)} Greek letters, train (solid) and test (dashed) loss",
     )
     return {
         "classes": classes,
-        "frozen_dropout": args.frozen_dropout,
-        "lr": args.lr,
-        "pipeline": args.pipeline,
+        "frozen_dropout": s.frozen_dropout,
+        "lr": s.lr,
+        "pipeline": s.pipeline,
         "rows": rows,
     }
 
 
-def classify_letters(args, device):
-    """--classify: predict every image under a folder with a saved Greek model; score those in letter folders."""
-    model, ckpt = load_checkpoint(args.model, made_by="task3_greek.py")
+def classify_letters(s, device):
+    """--classify: predict every image under a folder with a saved Greek model.
+
+    The images go through the pipeline the model learned through (or --pipeline); those in
+    letter folders are scored.
+    """
+    model, ckpt = load_checkpoint(s.model, made_by="task3_greek.py")
     classes = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     model = training.prepare(model, device)
-    # A Greek model reads images as it was trained to; models from before --pipeline used the course's.
-    args.pipeline = args.pipeline or ckpt.get("pipeline", "course")
+    pipeline = s.pipeline or letters.saved_pipeline(ckpt, s.model)
     results, x, accuracy = classify.classify_folder(
-        model, args.classify, letters.input_function(args.pipeline), classes
+        model, s.classify_dir, letters.input_function(pipeline), classes
     )
     for r in results:
         label = f" (label {r['label']})" if r["label"] else ""
         print(f"{r['file']}: {r['prediction']} (p={r['probability']:.2f}){label}")
     if accuracy is not None:
         known = [r for r in results if r["label"] is not None]
-        print(
-            f"{sum(r['label'] == r['prediction'] for r in known)}/{len(known)} correct ({100 * accuracy:.1f}%)"
-        )
+        correct = sum(r["label"] == r["prediction"] for r in known)
+        print(f"{correct}/{len(known)} correct ({100 * accuracy:.1f}%)")
     titles, colors = classify.titles_and_colors(results)
     plots.image_grid(
         datasets.denormalize(x),
         titles,
-        args.out_dir / "classified_letters.png",
+        s.out_dir / "classified_letters.png",
         cols=min(6, len(results)),
         title_colors=colors,
-        show=args.show,
-        suptitle=f"Letters in {Path(args.classify).name}/ classified by {Path(args.model).name}",
+        show=s.show,
+        suptitle=f"Letters in {s.classify_dir.name}/ classified by {s.model.name}",
     )
-    return {"classes": classes, "pipeline": args.pipeline, "results": results, "accuracy": accuracy}
+    return {"classes": classes, "pipeline": pipeline, "results": results, "accuracy": accuracy}
+
+
+RUNS = {"train": train_letters, "sweep": sweep, "classify": classify_letters}
 
 
 def main(argv=None):
     t_start = time.perf_counter()
-    args = settings(parse_args(argv))
-    device = cli.device(args.device)
-    if args.classify:
-        metrics = classify_letters(args, device)
-    else:
-        load_checkpoint(
-            args.model, num_classes=10
-        )  # a missing or wrong model fails now, before any work
-        metrics = (sweep if args.sweep else train_letters)(args, device)
-    mode = "classify" if args.classify else "sweep" if args.sweep else "train"
+    s = parse_args(argv)
+    device = cli.device(s.device)
+    if s.mode != "classify":
+        load_checkpoint(s.model, num_classes=10)  # a missing or wrong model fails before any work
+    metrics = RUNS[s.mode](s, device)
     files.write_json(
         {
             "task": "task3",
-            "mode": mode,
-            "seed": args.seed,
+            "mode": s.mode,
+            "seed": s.seed,
             "device": str(device),
-            "model": str(args.model),
+            "model": str(s.model),
             **metrics,
             "wall_time_s": time.perf_counter() - t_start,
         },
-        args.out_dir / "metrics.json",
+        s.out_dir / "metrics.json",
     )
-    print(f"figures and metrics.json in {args.out_dir}  ({time.perf_counter() - t_start:.1f}s)")
+    print(f"figures and metrics.json in {s.out_dir}  ({time.perf_counter() - t_start:.1f}s)")
 
 
 if __name__ == "__main__":

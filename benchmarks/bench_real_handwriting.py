@@ -1,14 +1,15 @@
 """Benchmark: how well the project reads real people's handwriting, which it never trains on.
 
-From a given Task 1 model, trains Task 3's Greek head on the project's own stand-in letters
-(data/greek_hands_train by default) for each letter set, with seeds --seed .. --seed+K-1, and
-measures it on DIR/greek (real letters of three writers): accuracy as mean +- sd over the seeds,
-per letter, and the most common confusions.  Also Task 1's model on DIR/digits through Task 1's
-photo pipeline.  Letter sets: alpha/beta/gamma, alpha..epsilon, and every letter present in both
-DIR/greek and the training folder.  Goals: >= 95 %, >= 90 %, >= 85 %; digits >= 29/30.
+From a given Task 1 model, trains Task 3's Greek head (recognition/transfer.py, Task 3's own
+recipe and epochs) on the project's stand-in letters (data/greek_hands_train by default) for
+each letter set, with seeds --seed .. --seed+K-1, and measures it on DIR/greek (real letters of
+three writers): accuracy as mean +- sd over the seeds, per letter, and the most common
+confusions.  Also Task 1's model on DIR/digits through Task 1's photo pipeline.  Letter sets:
+alpha/beta/gamma, alpha..epsilon, and every letter present in both DIR/greek and the training
+folder.  Goals: >= 95 %, >= 90 %, >= 85 %; digits >= 29/30.  Prints its lines; writes no files.
 
-    python benchmarks/bench_real_handwriting.py --model outputs/task1/model.pth   # ~3 min on 2 cores
-    python benchmarks/bench_real_handwriting.py --pipeline course photo           # compare pipelines
+    python benchmarks/bench_real_handwriting.py --model outputs/task1/model.pth   # ~3 min, 2 cores
+    python benchmarks/bench_real_handwriting.py --pipeline course photo   # compare the pipelines
 
 DIR (--real-dir) defaults to $REAL_HANDWRITING, else ../shared/real_handwriting beside the
 repository; it is only read, never copied or trained on.
@@ -18,11 +19,10 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-import task3_greek
 from models import load_checkpoint
-from recognition import classify, cli, letters, training
+from recognition import classify, cli, letters, training, transfer
 from recognition.errors import DataError
-from recognition.paths import DATA_DIR, MNIST_MODEL, REAL_DIR, ROOT
+from recognition.paths import MNIST_MODEL, REAL_DIR, ROOT
 
 LETTER_SETS = {
     "alpha/beta/gamma": ["alpha", "beta", "gamma"],
@@ -30,7 +30,6 @@ LETTER_SETS = {
 }
 SEEDS = 5
 TOP_CONFUSIONS = 5
-DIGITS = [str(d) for d in range(10)]
 
 
 def parse_args(argv=None):
@@ -46,13 +45,14 @@ def parse_args(argv=None):
         "--model",
         type=Path,
         default=MNIST_MODEL,
-        help="Task 1's model (default: outputs/task1/model.pth)",
+        help=f"Task 1's model (default: {MNIST_MODEL.relative_to(ROOT).as_posix()})",
     )
     p.add_argument(
         "--train-dir",
         type=cli.folder,
-        default=DATA_DIR / "greek_hands_train",
-        help="the letters the head learns from (default: data/greek_hands_train/)",
+        default=letters.TRAIN_DIR,
+        help="the letters the head learns from "
+        f"(default: {letters.TRAIN_DIR.relative_to(ROOT).as_posix()}/)",
     )
     p.add_argument(
         "--pipeline",
@@ -78,26 +78,8 @@ def letter_sets(train_dir, real_greek):
     return {**LETTER_SETS, f"all {len(present)} present": present}
 
 
-def head_args(args, pipeline):
-    """Task 3's own settings (recipe, epochs, frozen layers) for this model and pipeline."""
-    return task3_greek.settings(
-        task3_greek.parse_args(
-            [
-                "--model",
-                str(args.model),
-                "--pipeline",
-                pipeline,
-                "--train-dir",
-                str(args.train_dir),
-                "--out-dir",
-                str(ROOT / "outputs" / "bench_real_handwriting"),
-            ]
-        )
-    )
-
-
 def subset(data, all_classes, classes, device):
-    """(x, y) of `data` = (x, y) over `all_classes`, kept to `classes`, y renumbered to index `classes`."""
+    """`data` = (x, y) over `all_classes`, kept to `classes`: (x, y) with y indexing `classes`."""
     x, y = data
     keep = [all_classes.index(c) for c in classes]
     mask = sum(y == k for k in keep).bool()
@@ -105,13 +87,16 @@ def subset(data, all_classes, classes, device):
     return x[mask].to(device), y[mask].apply_(renumber.get).to(device)
 
 
-def measure_set(t3, device, classes, train, real, seeds):
-    """Train the head once per seed; accuracy on the real letters per seed, per letter, and confusions."""
+def measure_set(model_path, classes, train, real, seeds, device):
+    """Train the head once per seed; accuracy on the real letters per seed and per letter.
+
+    Returns (accuracies, per-letter accuracies, Counter of (truth, read as), real letters).
+    """
     accuracies, per_letter, confusions = [], {c: [] for c in classes}, Counter()
     truth = real[1].cpu().tolist()
     for seed in seeds:
-        model, _ = task3_greek.train_head(
-            t3, device, len(classes), train, real, seed, eval_epochs=[], eval_train=False
+        model, _ = transfer.train_head(
+            model_path, len(classes), train, real, seed, device, eval_epochs=[], eval_train=False
         )
         pred = training.predict(model, real[0]).argmax(1).cpu().tolist()
         accuracies.append(sum(p == t for p, t in zip(pred, truth)) / len(truth))
@@ -140,12 +125,12 @@ def report_set(name, accuracies, per_letter, confusions, n, seeds):
     )
 
 
-def measure_digits(args, device):
-    """Task 1's model on DIR/digits through the photo pipeline: (correct, labelled)."""
-    model, _ = load_checkpoint(args.model, num_classes=10)
+def measure_digits(model_path, digits_dir, device):
+    """Task 1's model on `digits_dir` through the photo pipeline: (correct, labelled, wrong)."""
+    model, _ = load_checkpoint(model_path, num_classes=10)
     model = training.prepare(model, device)
     results, _, _ = classify.classify_folder(
-        model, args.real_dir / "digits", classify.photo_input, DIGITS
+        model, digits_dir, classify.photo_input, classify.DIGITS
     )
     known = [r for r in results if r["label"] is not None]
     wrong = [
@@ -154,47 +139,47 @@ def measure_digits(args, device):
     return sum(r["label"] == r["prediction"] for r in known), len(known), wrong
 
 
+def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device):
+    """Print every letter set's lines for the head trained through `pipeline`."""
+    print(
+        f"== {pipeline} pipeline, head trained on {train_dir}, {transfer.EPOCHS} epochs, "
+        f"seeds {seeds}"
+    )
+    sets = letter_sets(train_dir, real_greek)
+    every = sorted({c for classes in sets.values() for c in classes})
+    # Each image is read once per pipeline; the letter sets are subsets of these tensors.
+    train = letters.load_letter_folder(train_dir, every, pipeline)[:2]
+    real = letters.load_letter_folder(real_greek, every, pipeline)[:2]
+    for name, classes in sets.items():
+        measured = measure_set(
+            model_path,
+            classes,
+            subset(train, every, classes, device),
+            subset(real, every, classes, device),
+            seeds,
+            device,
+        )
+        report_set(name, *measured, seeds)
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = cli.device(args.device)
-    load_checkpoint(
-        args.model, num_classes=10
-    )  # a missing or wrong model fails now, before any work
-    real_greek = args.real_dir / "greek"
+    # A missing or wrong model, or no real digits, fails before any work.
+    load_checkpoint(args.model, num_classes=10)
+    digits_dir = args.real_dir / "digits"
+    if not digits_dir.is_dir():
+        raise DataError(f"no folder {digits_dir}: the real set should hold digits/ and greek/")
     seeds = list(range(args.seed, args.seed + args.seeds))
     for pipeline in args.pipeline:
-        t3 = head_args(args, pipeline)
-        print(
-            f"== {pipeline} pipeline, head trained on {t3.train_dir}, {t3.epochs[0]} epochs, seeds {seeds}"
+        measure_pipeline(
+            pipeline, args.model, args.train_dir, args.real_dir / "greek", seeds, device
         )
-        sets = letter_sets(args.train_dir, real_greek)
-        every = sorted({c for classes in sets.values() for c in classes})
-        # Each image is read once per pipeline; the letter sets are subsets of these tensors.
-        train = letters.load_letter_folder(t3.train_dir, every, pipeline)[:2]
-        real = letters.load_letter_folder(real_greek, every, pipeline)[:2]
-        for name, classes in sets.items():
-            report_set(
-                name,
-                *measure_set(
-                    t3,
-                    device,
-                    classes,
-                    subset(train, every, classes, device),
-                    subset(real, every, classes, device),
-                    seeds,
-                ),
-                seeds,
-            )
-    if (args.real_dir / "digits").is_dir():
-        correct, n, wrong = measure_digits(args, device)
-        print(
-            f"digits (Task 1 model, photo pipeline): {correct}/{n}"
-            + (f"; wrong: {', '.join(wrong)}" if wrong else "")
-        )
-    else:
-        raise DataError(
-            f"no folder {args.real_dir / 'digits'}: the real set should hold digits/ and greek/"
-        )
+    correct, n, wrong = measure_digits(args.model, digits_dir, device)
+    print(
+        f"digits (Task 1 model, photo pipeline): {correct}/{n}"
+        + (f"; wrong: {', '.join(wrong)}" if wrong else "")
+    )
 
 
 if __name__ == "__main__":

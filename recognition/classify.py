@@ -1,4 +1,4 @@
-"""Classify a folder of one's own images with a trained network, and score it where labels are known.
+"""Classify a folder of one's own images with a trained network; score it where labels are known.
 
 Used by Task 1 part G (photos of digits) and `task3_greek.py --classify` (letters): each
 image file under the folder goes through the task's own preprocessing (`to_input`; for
@@ -20,12 +20,16 @@ DIGITS = [str(d) for d in range(10)]
 
 
 def photo_input(path):
-    """A photo of one handwritten character -> the network's normalised input (1, 28, 28), as MNIST was made."""
+    """A photo of one handwritten character -> the network's normalised input (1, 28, 28).
+
+    The photo goes the way MNIST's digits were made (images.photo_to_mnist), then MNIST's
+    normalisation.
+    """
     return datasets.normalize(torch.from_numpy(photo_to_mnist(path) * 255.0)[None], "MNIST")[0]
 
 
 def prepare_files(paths, to_input):
-    """(usable paths, their inputs as a list) of `paths`; each unusable one is skipped with one warning line."""
+    """(usable paths, their inputs as a list) of `paths`; each unusable one is skipped, warned."""
     usable, inputs = [], []
     for path in paths:
         try:
@@ -38,7 +42,7 @@ def prepare_files(paths, to_input):
 
 
 def prepare_folder(folder, to_input):
-    """(paths, inputs (N, 1, 28, 28)) of the usable images under `folder`; unusable ones are skipped, warned."""
+    """(paths, inputs (N, 1, 28, 28)) of the usable images under `folder`, as prepare_files."""
     paths, inputs = prepare_files(image_files(folder), to_input)
     if not paths:
         raise DataError(
@@ -78,7 +82,10 @@ def accuracy(results):
 
 
 def titles_and_colors(results):
-    """Per result, a figure title ('7', or '1 (true 7)') and its colour (green right, red wrong, black unknown)."""
+    """Per result, a figure title ('7', or '1 (true 7)') and its colour.
+
+    Green: right; red: wrong; black: no label to score it by.
+    """
     titles = [
         r["prediction"]
         + (f" (true {r['label']})" if r["label"] not in (None, r["prediction"]) else "")

@@ -12,8 +12,14 @@ from PIL import Image
 
 from recognition.classify import photo_input, prepare_files
 from recognition.datasets import STATS
-from recognition.errors import DataError
+from recognition.errors import CheckpointError, DataError
 from recognition.images import image_files, ink_map, read_gray
+from recognition.paths import DATA_DIR
+
+# Many writers' stand-in letters: what Task 3 learns from and is tested on by default (other
+# writers in the test set); data/greek_train and data/greek_test are the course-sized sets.
+TRAIN_DIR = DATA_DIR / "greek_hands_train"
+TEST_DIR = DATA_DIR / "greek_hands_test"
 
 
 class GreekTransform:
@@ -53,7 +59,7 @@ def greek_transform():
 
 
 def load_letter_image(path):
-    """An image file as a PIL greyscale image (any mode; EXIF-rotated; transparency filled with paper).
+    """An image file as a PIL greyscale image (EXIF-rotated, transparency filled with paper).
 
     DataError if it cannot be read or holds no ink: such a file teaches or tests nothing.
     """
@@ -62,15 +68,11 @@ def load_letter_image(path):
     return Image.fromarray((gray * 255).round().astype(np.uint8), mode="L")
 
 
-def course_input(path, transform=None):
-    """One letter image file -> the network's normalised input (1, 28, 28) by the course's GreekTransform."""
-    return (transform or greek_transform())(load_letter_image(path))
-
-
 # How a letter image becomes the network's input.  `course`: the course's GreekTransform, which
 # reproduces the report on its 128x128 images.  `photo`: Task 1's photo pipeline (ink found, strokes
 # brought to MNIST's width, fit into 20x20 with the aspect kept, centred by mass), for scans,
 # screenshots and photos of any size.  Training and test images always go through the same one.
+# The first is the default.
 PIPELINES = ("photo", "course")
 
 
@@ -78,10 +80,27 @@ def input_function(pipeline):
     """The path -> (1, 28, 28) function of a pipeline named in PIPELINES."""
     if pipeline == "course":
         transform = greek_transform()
-        return lambda path: course_input(path, transform)
+        return lambda path: transform(load_letter_image(path))
     if pipeline == "photo":
         return photo_input
     raise DataError(f"unknown pipeline {pipeline!r} (choose from {', '.join(PIPELINES)})")
+
+
+def saved_pipeline(ckpt, path):
+    """The pipeline a Greek model (a models.load_checkpoint dict, read from `path`) learned through.
+
+    Task 3 saves it in the checkpoint.  A bare state_dict, as the report's
+    `torch.save(network.state_dict(), ...)` wrote, holds none: the report's code trained through
+    the course's GreekTransform.  Any other checkpoint without one is one CheckpointError.
+    """
+    if "pipeline" in ckpt:
+        return ckpt["pipeline"]
+    if ckpt.get("format") == 0:
+        return "course"
+    raise CheckpointError(
+        f"{path} does not say which letter pipeline it learned through (is it a Greek model "
+        f"of task3_greek.py?): pass --pipeline {' or '.join(PIPELINES)}"
+    )
 
 
 def letter_classes(folder, letters=None):
@@ -97,13 +116,14 @@ def letter_classes(folder, letters=None):
     missing = [c for c in letters if c not in found]
     if missing:
         raise DataError(
-            f"{folder} has no folder for {', '.join(missing)} (it has: {', '.join(found) or 'none'})"
+            f"{folder} has no folder for {', '.join(missing)} "
+            f"(it has: {', '.join(found) or 'none'})"
         )
     return sorted(set(letters))
 
 
 def load_letter_folder(folder, classes, pipeline=PIPELINES[0]):
-    """The images of `folder`/<class>/ for each of `classes`, through `pipeline`, as tensors in memory.
+    """The images of `folder`/<class>/ for each of `classes`, through `pipeline`, as tensors.
 
     Returns (x float (N, 1, 28, 28), y int64 (N,), file paths); y indexes `classes`.  An unusable
     file is skipped with one warning line; a letter without a usable image is one DataError.

@@ -1,7 +1,8 @@
-"""benchmarks/bench_real_handwriting.py on a tiny made-up "real" folder (the real one may be absent)."""
+"""benchmarks/bench_real_handwriting.py on a tiny made-up "real" folder (the real may be absent)."""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from benchmarks import bench_real_handwriting as bench
@@ -65,3 +66,57 @@ def test_bench_without_the_real_folder_is_one_error(tmp_path, mnist_checkpoint):
                 "1",
             ]
         )
+
+
+def test_a_letter_set_is_its_letters_only_renumbered_in_its_own_order():
+    every = ["alpha", "beta", "delta", "epsilon", "gamma"]
+    y = torch.tensor([0, 1, 2, 3, 4, 4, 0])
+    x = torch.arange(7.0)[:, None]  # each image's index, to see which are kept
+    xs, ys = bench.subset((x, y), every, ["alpha", "beta", "gamma"], "cpu")
+    assert xs[:, 0].tolist() == [0, 1, 4, 5, 6] and ys.tolist() == [0, 1, 2, 2, 0]
+
+
+def test_the_letter_sets_add_every_letter_both_folders_hold(tmp_path):
+    train = letters_folder(tmp_path / "train", FIVE + ["pi", "theta"], 1, seed=0)
+    real = letters_folder(tmp_path / "real", ["alpha", "beta", "gamma", "theta"], 1, seed=9)
+    sets = bench.letter_sets(train, real)
+    assert sets["all 4 present"] == ["alpha", "beta", "gamma", "theta"]
+    assert list(sets)[:2] == ["alpha/beta/gamma", "alpha..epsilon"]
+
+
+class ReadsEverythingAs(torch.nn.Module):
+    """A stand-in network that reads every image as class `k`."""
+
+    def __init__(self, k, classes):
+        super().__init__()
+        self.k, self.classes = k, classes
+
+    def forward(self, x):
+        log_p = torch.full((len(x), self.classes), -20.0)
+        log_p[:, self.k] = 0.0
+        return log_p
+
+
+def test_a_set_is_scored_per_seed_per_letter_and_by_confusion(monkeypatch):
+    classes = ["alpha", "beta", "gamma"]
+    real = (torch.zeros(6, 1, 28, 28), torch.tensor([0, 0, 0, 1, 2, 2]))
+    # Seed 1's head reads everything as alpha, seed 2's as gamma.
+    monkeypatch.setattr(
+        bench.transfer,
+        "train_head",
+        lambda model_path, k, train, test, seed, device, **_: (
+            ReadsEverythingAs({1: 0, 2: 2}[seed], k),
+            None,
+        ),
+    )
+    accuracies, per_letter, confusions, n = bench.measure_set(
+        "unused.pth", classes, None, real, [1, 2], "cpu"
+    )
+    assert accuracies == [3 / 6, 2 / 6] and n == 6
+    assert per_letter == {"alpha": [1.0, 0.0], "beta": [0.0, 0.0], "gamma": [0.0, 1.0]}
+    assert confusions == {
+        ("beta", "alpha"): 1,
+        ("gamma", "alpha"): 2,
+        ("alpha", "gamma"): 3,
+        ("beta", "gamma"): 1,
+    }

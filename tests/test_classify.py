@@ -1,4 +1,4 @@
-"""classify: a folder of one's own images, predicted and scored, unusable files skipped with a warning."""
+"""classify: a folder of one's own images predicted and scored; unusable files skipped, warned."""
 
 import numpy as np
 import pytest

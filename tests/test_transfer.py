@@ -1,0 +1,70 @@
+"""transfer: Task 1's network frozen with a new last layer that learns letters, seeded."""
+
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from models import Net, load_checkpoint
+from recognition import letters, transfer
+from tools.handwriting import GREEK, render
+
+THREE = ["alpha", "beta", "gamma"]
+
+
+def letter_tensors(root, count, seed):
+    """`count` rendered writings of each of THREE (seeds from `seed`): (x, y), photo pipeline."""
+    for i, letter in enumerate(THREE):
+        (root / letter).mkdir(parents=True)
+        for j in range(count):
+            rng = np.random.default_rng(seed + 100 * i + j)
+            img = render(GREEK[letter], rng, 128, 128, stroke_width=9)
+            Image.fromarray(img).save(root / letter / f"{j}.png")
+    return letters.load_letter_folder(root, THREE, "photo")[:2]
+
+
+def test_only_the_new_layer_learns():
+    net = transfer.greek_net(Net(), 5, frozen_eval=True)
+    assert net.fc2.out_features == 5 and net.config()["num_classes"] == 5
+    assert [n for n, p in net.named_parameters() if p.requires_grad] == ["fc2.weight", "fc2.bias"]
+    net.train()
+    F.nll_loss(net(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])).backward()
+    assert {n for n, p in net.named_parameters() if p.grad is not None} == {
+        "fc2.weight",
+        "fc2.bias",
+    }
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(net(x), net(x))  # frozen dropout stays off in train mode
+
+
+def test_frozen_dropout_keeps_the_reports_train_mode():
+    net = transfer.greek_net(Net(), 3, frozen_eval=False).train()
+    x = torch.randn(2, 1, 28, 28)
+    assert not torch.equal(net(x), net(x))  # the frozen layers' dropout is on, as network.train()
+
+
+def test_the_head_learns_other_writings_of_the_letters(tmp_path, mnist_checkpoint):
+    # Even Task 1's untrained network gives features a new last layer can tell letters apart by.
+    train = letter_tensors(tmp_path / "train", 6, seed=0)
+    test = letter_tensors(tmp_path / "test", 6, seed=50)
+    recipe = dataclasses.replace(transfer.RECIPE, lr=0.1)
+    model, history = transfer.train_head(
+        mnist_checkpoint, 3, train, test, seed=1, device="cpu", recipe=recipe, epochs=20
+    )
+    first, last = history["epochs"][0], history["epochs"][-1]
+    assert first["test_accuracy"] <= 0.5 and last["test_accuracy"] >= 0.8  # chance: 1/3
+    assert last["test_loss"] < first["test_loss"] and last["epoch"] == 20
+    original, _ = load_checkpoint(mnist_checkpoint)
+    assert torch.equal(model.conv1.weight.cpu(), original.conv1.weight)  # the base is frozen
+
+
+def test_a_seed_gives_one_head_and_another_seed_another(tmp_path, mnist_checkpoint):
+    train = letter_tensors(tmp_path / "train", 2, seed=0)
+
+    def head(seed):
+        model, _ = transfer.train_head(mnist_checkpoint, 3, train, train, seed, "cpu", epochs=2)
+        return model.fc2.weight
+
+    assert torch.equal(head(1), head(1)) and not torch.equal(head(1), head(2))
