@@ -1,15 +1,18 @@
-"""Task 4: FashionMNIST sweep over epochs x dropout x hidden units (report Figs 14, 15 and results).
+"""Task 4: FashionMNIST, every epochs L x dropout M x hidden units N (report Figs 14, 15, table).
 
     python task4_experiment.py                        # the report's 60 variations, its SGD recipe
     python task4_experiment.py --recipe adamw-decay   # the same grid, AdamW with a per-epoch decay
     python task4_experiment.py --repeats 3            # every variation with 3 seeds: mean +- std
-    python task4_experiment.py --epochs 1 2 --dropout 0.5 --hidden 20 --train-limit 2000   # a quick try
-    python task4_experiment.py --backend ray --ray-address auto       # one Ray task per run, on a cluster
+    python task4_experiment.py --epochs 1 2 --dropout 0.5 --hidden 20 --train-limit 2000  # a try
+    python task4_experiment.py --backend ray --ray-address auto   # one Ray task per run, a cluster
 
-Each (dropout, hidden, seed) is trained once to the longest --epochs and evaluated after each listed
-epoch, on one single-thread worker per core (or as Ray tasks: sweep_backends.py); each run's rows
-go to results.csv as it ends, and a rerun resumes.  Expect the best variation at ~87 % (report:
-86 %; adamw-decay ~90 %) in about 4.5 minutes on an idle 2-core CPU.
+Writes to --out-dir: results.csv (a row per variation and seed), fig14_loss_curves.png (the best
+variation's losses), fig15_best_network.png (its network), accuracy_vs_dimension.png,
+heatmaps_dropout_hidden.png, parallel_coordinates.png, metrics.json and histories/.
+Each (M, N, seed) is trained once to the longest L and evaluated after each L, on one
+single-thread worker per core (or as Ray tasks: recognition/sweep_backends.py); each run's rows
+go to results.csv as it ends, so a rerun resumes.  Expect the best variation at about 87 % (the
+report: 86 %; adamw-decay about 90 %) in about 4.5 minutes on an idle 2-core laptop CPU.
 """
 
 import csv
@@ -22,6 +25,7 @@ import statistics
 import time
 import warnings
 import zlib
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -45,35 +49,46 @@ CLASS_NAMES = [
 ]
 CSV_NAME = "results.csv"
 KEY_FIELDS = ["epochs", "dropout", "hidden", "seed", "recipe", "train_n", "test_n"]
-FIELDS = KEY_FIELDS + ["test_accuracy", "test_loss", "train_loss", "elapsed_seconds"]
-LEGACY_FIELDS = KEY_FIELDS + [
-    "test_accuracy",
-    "test_loss",
-    "train_loss",
-    "seconds",
-]  # before elapsed_seconds
-LEGACY_RECIPES = {"fashion": "adamw-decay"}  # rows written before the recipes had one table
+FIELDS = [*KEY_FIELDS, "test_accuracy", "test_loss", "train_loss", "elapsed_seconds"]
 
+# The defaults: the report's grid and recipe.
+EPOCHS = (3, 4, 5, 6)
+DROPOUTS = (0.3, 0.5, 0.7)
+HIDDEN_UNITS = (20, 40, 60, 80, 100)
+REPEATS = 1
+RECIPE = "report"
+BACKENDS = ("local", "ray")
+GPUS_PER_RUN = 1.0
+# Prefix sharing needs a learning rate set by the epoch index alone; `transfer` is Task 3's
+# (batch 5, for a few dozen letters), not a recipe for 60 000 images.
 RECIPE_CHOICES = [
-    "report",
-    "adamw-decay",
-]  # prefix sharing needs a learning rate set by the epoch index alone
+    name
+    for name, recipe in recipes.RECIPES.items()
+    if not recipe.depends_on_total_epochs() and name != "transfer"
+]
 
-# The report's plan (its section B): one prediction per dimension, with the sign of the expected effect.
+# The report's plan (its section B): one prediction per dimension, with the sign of its effect.
 HYPOTHESES = {
     "epochs": (
         +1,
-        "more epochs raise test accuracy, with shrinking gains: at 3 epochs the net still underfits",
+        (
+            "more epochs raise test accuracy, with shrinking gains: at 3 epochs the net still "
+            "underfits"
+        ),
     ),
     "dropout": (
         -1,
-        "more dropout lowers test accuracy: within 3-6 epochs the net underfits rather than "
-        "overfits, so regularisation costs more than it gives",
+        (
+            "more dropout lowers test accuracy: within 3-6 epochs the net underfits rather than "
+            "overfits, so regularisation costs more than it gives"
+        ),
     ),
     "hidden": (
         +1,
-        "more hidden units raise test accuracy, levelling off: 320 features feed the hidden layer, "
-        "so a few dozen units already carry most of what the convolutions found",
+        (
+            "more hidden units raise test accuracy, levelling off: 320 features feed the hidden "
+            "layer, so a few dozen units already carry most of what the convolutions found"
+        ),
     ),
 }
 DROPOUT_NOTE = (
@@ -82,47 +97,53 @@ DROPOUT_NOTE = (
 )
 
 
+def _spaced(values):
+    return " ".join(f"{v:g}" for v in values)
+
+
 def parse_args(argv=None):
     p = cli.parser(__doc__, "task4")
     p.add_argument(
         "--epochs",
         type=cli.positive_int,
         nargs="+",
-        default=[3, 4, 5, 6],
-        help="training lengths L to evaluate (default: 3 4 5 6)",
+        default=EPOCHS,
+        help=f"training lengths L to evaluate (default: {_spaced(EPOCHS)})",
     )
     p.add_argument(
         "--dropout",
         type=cli.dropout_rate,
         nargs="+",
-        default=[0.3, 0.5, 0.7],
-        help="dropout rates M of the Dropout2d layer (default: 0.3 0.5 0.7)",
+        default=DROPOUTS,
+        help=f"dropout rates M of the Dropout2d layer (default: {_spaced(DROPOUTS)})",
     )
     p.add_argument(
         "--hidden",
         type=cli.positive_int,
         nargs="+",
-        default=[20, 40, 60, 80, 100],
-        help="hidden units N of the first fully connected layer (default: 20 40 60 80 100)",
+        default=HIDDEN_UNITS,
+        help="hidden units N of the first fully connected layer "
+        f"(default: {_spaced(HIDDEN_UNITS)})",
     )
     p.add_argument(
         "--repeats",
         type=cli.positive_int,
-        default=1,
-        help="run each variation K times, with seeds --seed, --seed+1, ..., and report mean +- std "
-        "(default: 1)",
+        default=REPEATS,
+        help="run each variation K times, with seeds --seed, --seed+1, ..., and report "
+        f"mean +- std (default: {REPEATS})",
     )
     p.add_argument(
         "--recipe",
         choices=RECIPE_CHOICES,
-        default="report",
-        help="; ".join(recipes.describe(r) for r in RECIPE_CHOICES) + " (default: report)",
+        default=RECIPE,
+        help="; ".join(recipes.describe(r) for r in RECIPE_CHOICES) + f" (default: {RECIPE})",
     )
     p.add_argument(
         "--workers",
         type=cli.positive_int,
         default=None,
-        help="worker processes, each training one variation at a time (default: one per CPU core)",
+        help="worker processes, each training one variation at a time "
+        "(default: one per CPU core; with --device cuda or mps and the local backend, 1)",
     )
     p.add_argument(
         "--threads",
@@ -133,74 +154,101 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--backend",
-        choices=["local", "ray"],
-        default="local",
-        help="where the runs execute: local worker processes, or one Ray task per run (default: local)",
+        choices=BACKENDS,
+        default=BACKENDS[0],
+        help="where the runs execute: local worker processes, or one Ray task per run "
+        f"(default: {BACKENDS[0]})",
     )
     p.add_argument(
         "--ray-address",
         default=None,
-        help="with --backend ray: a running Ray cluster to join, 'auto' for the one on this machine "
-        "(default: start a Ray instance of --workers x --threads CPUs here)",
+        help="with --backend ray: a running Ray cluster to join, 'auto' for the one on this "
+        "machine (default: start a Ray instance of --workers x --threads CPUs here)",
     )
     p.add_argument(
         "--gpus-per-run",
         type=cli.positive_float,
-        default=1.0,
-        help="with --backend ray and --device cuda: the GPU share of each run, e.g. 0.25 (default: 1)",
+        default=GPUS_PER_RUN,
+        help="with --backend ray and --device cuda: the GPU share of each run, e.g. 0.25 "
+        f"(default: {GPUS_PER_RUN:g})",
     )
     cli.add_limits(p)
     p.add_argument(
         "--fresh",
         action="store_true",
-        help="start results.csv over instead of resuming from the rows already in it (default: off)",
+        help="start results.csv over instead of resuming from the rows already in it "
+        "(default: off)",
     )
     return p.parse_args(argv)
 
 
 def cpu_count():
-    return (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The variations a sweep asks for: each dimension's values, sorted, unique; and the seeds."""
+
+    epochs: tuple
+    dropout: tuple
+    hidden: tuple
+    seeds: tuple
+
+    @classmethod
+    def of(cls, epochs, dropouts, hiddens, seed, repeats):
+        return cls(
+            epochs=tuple(sorted(set(epochs))),
+            dropout=tuple(sorted({round(m, 6) for m in dropouts})),
+            hidden=tuple(sorted(set(hiddens))),
+            seeds=tuple(seed + k for k in range(repeats)),
+        )
 
 
 # ---- one variation: train to max(L) epochs, evaluate after each epoch in L
 
 
 def variation_seed(seed, dropout, hidden):
-    """The torch seed of one (seed, M, N): fixed by those three alone, whichever worker runs it and when."""
+    """The torch seed of one (seed, M, N): fixed by those three alone, whichever worker runs it."""
     return zlib.crc32(f"{seed}/{dropout:g}/{hidden}".encode())
 
 
 def load_raw(data_dir, train_limit=None, test_limit=None):
-    """((uint8 images, labels) of the training split, (the same) of the test split) of FashionMNIST."""
+    """((uint8 images, labels) of the training split, (the same) of the test split).
+
+    The workers get the splits as uint8, a quarter of the float size, and normalise them themselves
+    (to_inputs): so these are loaded here, not with datasets.load_normalized.
+    """
     return tuple(
         datasets.load_split(DATASET, train=train, data_dir=data_dir, limit=limit)
         for train, limit in ((True, train_limit), (False, test_limit))
     )
 
 
-def to_inputs(raw, device="cpu"):
-    """Normalise both splits with FashionMNIST's own statistics: ((x_train, y_train), (x_test, y_test))."""
+def to_inputs(raw, device):
+    """Both splits normalised with FashionMNIST's own statistics, on `device`:
+    ((x_train, y_train), (x_test, y_test))."""
     return tuple((datasets.normalize(x, DATASET).to(device), y.to(device)) for x, y in raw)
 
 
-def train_variation(train, test, recipe_name, dropout, hidden, seed, eval_epochs):
-    """Train Net(hidden, dropout) to max(eval_epochs) epochs, evaluating on `test` after each epoch in eval_epochs.
+def train_variation(train, test, recipe_name, dropout, hidden, seed, eval_epochs, device):
+    """Train Net(hidden, dropout) on `device` (where `train` and `test` are) to max(eval_epochs)
+    epochs, evaluating on `test` after each epoch in eval_epochs.
 
-    Returns training.fit's history (test set only; train_loss is the epoch's mean batch loss in train
-    mode, label-smoothed where the recipe smooths).
+    Returns training.fit's history (test set only; train_loss is the epoch's mean batch loss in
+    train mode, label-smoothed where the recipe smooths).
     """
     recipe = recipes.RECIPES[recipe_name]
     if recipe.depends_on_total_epochs():
         raise ValueError(
             f"recipe {recipe.name!r} schedules over the total epoch count: prefixes would differ"
         )
-    generator = training.set_seed(
-        variation_seed(seed, dropout, hidden)
-    )  # init, dropout masks, batch order
+    # one generator for the initial weights, the dropout masks and the batch order
+    generator = training.set_seed(variation_seed(seed, dropout, hidden))
     model = training.prepare(
-        Net(num_classes=len(CLASS_NAMES), hidden=hidden, dropout=dropout), train[0].device
+        Net(num_classes=len(CLASS_NAMES), hidden=hidden, dropout=dropout), device
     )
     return training.fit(
         model,
@@ -214,12 +262,13 @@ def train_variation(train, test, recipe_name, dropout, hidden, seed, eval_epochs
     )
 
 
-def train_job(inputs, job):
-    """One sweep run on a backend: train_variation on `inputs` (to_inputs's pair) with the job's settings."""
-    return train_variation(*inputs, **job)
+def train_job(inputs, job, device):
+    """One sweep run on a backend: train_variation on `inputs` (to_inputs's pair) with the job's
+    settings."""
+    return train_variation(*inputs, **job, device=device)
 
 
-# ---- results.csv: one row per variation, appended as each finishes
+# ---- results.csv: one row per variation, appended as each run finishes
 
 
 def row_key(row):
@@ -245,27 +294,22 @@ def start_csv(path):
     files.write_text(_csv_line(FIELDS), path)
 
 
-def _repaired(path, text):
-    """The text of results.csv with a last line cut short by an interruption dropped, and rows of the
-    previous column and recipe names renamed; the file is rewritten (atomically) if anything changed."""
-    fixed = text
-    if fixed and not fixed.endswith("\n"):
-        warnings.warn(f"{path}: dropping an incomplete last line left by an interrupted run")
-        fixed = fixed[: fixed.rfind("\n") + 1]
-    if fixed.startswith(_csv_line(LEGACY_FIELDS)):
-        fixed = _csv_line(FIELDS) + fixed[len(_csv_line(LEGACY_FIELDS)) :]
-        for old, new in LEGACY_RECIPES.items():
-            fixed = fixed.replace(f",{old},", f",{new},")
-    if fixed != text:
-        files.write_text(fixed, path)
-    return fixed
+def _whole_lines(path, text):
+    """The text of results.csv without a last line an interruption cut short; the file is
+    rewritten (atomically) without it."""
+    if not text or text.endswith("\n"):
+        return text
+    warnings.warn(f"{path}: dropping an incomplete last line left by an interrupted run")
+    text = text[: text.rfind("\n") + 1]
+    files.write_text(text, path)
+    return text
 
 
 def read_rows(path):
-    """The rows of results.csv, typed (the file repaired first if an interruption cut its last line)."""
+    """The rows of results.csv, typed (an incomplete last line dropped from the file first)."""
     if not path.is_file():
         return []
-    lines = list(csv.reader(io.StringIO(_repaired(path, path.read_text()))))
+    lines = list(csv.reader(io.StringIO(_whole_lines(path, path.read_text()))))
     if not lines:
         return []
     if lines[0] != FIELDS:
@@ -277,12 +321,12 @@ def read_rows(path):
         try:
             if len(values) != len(FIELDS):
                 raise ValueError
-            row = dict(zip(FIELDS, values))
+            row = dict(zip(FIELDS, values, strict=True))
             rows.append(
                 {
                     **row,
                     **{f: float(row[f]) for f in FIELDS[len(KEY_FIELDS) :]},
-                    **dict(zip(KEY_FIELDS, row_key(row))),
+                    **dict(zip(KEY_FIELDS, row_key(row), strict=True)),
                 }
             )
         except ValueError:
@@ -293,7 +337,8 @@ def read_rows(path):
 
 
 def append_rows(path, rows):
-    """Append whole rows in one write, flushed to disk, so an interruption never leaves half a row."""
+    """Append whole rows in one write, flushed to disk, so an interruption never leaves half a
+    row."""
     text = "".join(_csv_line([r[f] for f in FIELDS]) for r in rows)
     with open(path, "a") as f:
         f.write(text)
@@ -302,18 +347,16 @@ def append_rows(path, rows):
 
 
 def history_path(out_dir, recipe, dropout, hidden, seed, train_n):
-    return (
-        out_dir
-        / "histories"
-        / f"{recipe}_dropout{dropout:g}_hidden{hidden}_seed{seed}_train{train_n}.json"
-    )
+    name = f"{recipe}_dropout{dropout:g}_hidden{hidden}_seed{seed}_train{train_n}.json"
+    return out_dir / "histories" / name
 
 
 # ---- summaries
 
 
 def summarize(rows):
-    """Per (L, M, N): mean and standard deviation (over seeds) of accuracy and losses; sorted by L, M, N."""
+    """Per (L, M, N): mean and standard deviation (over seeds) of accuracy and losses; sorted by
+    L, M, N."""
     groups = {}
     for r in rows:
         groups.setdefault((r["epochs"], r["dropout"], r["hidden"]), []).append(r)
@@ -337,21 +380,21 @@ def summarize(rows):
 
 
 def format_table(table):
-    lines = [
-        f"{'L':>3} {'M':>5} {'N':>5}  {'test accuracy (%)':>18}  {'test loss':>9}  {'train loss':>10}"
-    ]
+    header = f"{'L':>3} {'M':>5} {'N':>5}  {'test accuracy (%)':>18}  {'test loss':>9}  "
+    lines = [header + f"{'train loss':>10}"]
     for t in table:
         pm = f" +- {100 * t['accuracy_std']:.2f}" if t["seeds"] > 1 else ""
         lines.append(
-            f"{t['epochs']:>3} {t['dropout']:>5g} {t['hidden']:>5}  {100 * t['accuracy_mean']:>9.2f}{pm:<9}"
+            f"{t['epochs']:>3} {t['dropout']:>5g} {t['hidden']:>5}  "
+            f"{100 * t['accuracy_mean']:>9.2f}{pm:<9}"
             f"  {t['test_loss_mean']:>9.4f}  {t['train_loss_mean']:>10.4f}"
         )
     return "\n".join(lines)
 
 
 def dimension_effects(rows):
-    """For each dimension: its values, and per value the mean accuracy (other dimensions averaged) and the
-    standard deviation of that mean over seeds (None with one seed)."""
+    """For each dimension: its values, and per value the mean accuracy (other dimensions averaged)
+    and the standard deviation of that mean over seeds (None with one seed)."""
     seeds = sorted({r["seed"] for r in rows})
     effects = {}
     for dim in ("epochs", "dropout", "hidden"):
@@ -376,11 +419,11 @@ def dimension_effects(rows):
 
 
 def judge_hypotheses(rows):
-    """Compare each prediction with the outcome: the change in accuracy from the dimension's smallest to its
-    largest value, paired over every setting of the other dimensions and seed.
+    """Compare each prediction with the outcome: the change in accuracy from the dimension's
+    smallest to its largest value, paired over every setting of the other dimensions and seed.
 
-    The verdict is 'supported' or 'contradicted' when the mean paired change is more than twice its
-    standard error away from zero, else 'inconclusive'.
+    The verdict is 'supported' or 'contradicted' when the mean paired change is more than twice
+    its standard error away from zero, else 'inconclusive'.
     """
     verdicts = {}
     for dim, (sign, text) in HYPOTHESES.items():
@@ -414,16 +457,18 @@ def judge_hypotheses(rows):
     return verdicts
 
 
-def draw_figures(rows, best, out, args, recipe_name):
+def draw_figures(rows, best, out, recipe_name, show):
+    """accuracy_vs_dimension, heatmaps_dropout_hidden, parallel_coordinates and Fig 15 in `out`;
+    returns dimension_effects(rows)."""
     effects = dimension_effects(rows)
     seeds = len({r["seed"] for r in rows})
     label = {"epochs": "epochs L", "dropout": "dropout M", "hidden": "hidden units N"}
     plots.accuracy_vs_dimension(
         [(label[d], e["values"], e["mean"], e["std"]) for d, e in effects.items()],
         out / "accuracy_vs_dimension.png",
-        title=f"FashionMNIST, recipe '{recipe_name}': accuracy against each dimension, the others averaged"
-        + (f" (mean +- std over {seeds} seeds)" if seeds > 1 else ""),
-        show=args.show,
+        title=f"FashionMNIST, recipe '{recipe_name}': accuracy against each dimension, "
+        "the others averaged" + (f" (mean +- std over {seeds} seeds)" if seeds > 1 else ""),
+        show=show,
     )
     table = summarize(rows)
     epochs, dropouts, hiddens = (
@@ -439,7 +484,7 @@ def draw_figures(rows, best, out, args, recipe_name):
         row_label="dropout M",
         col_label="hidden units N",
         suptitle=f"Test accuracy (%), FashionMNIST, recipe '{recipe_name}'",
-        show=args.show,
+        show=show,
     )
     if len(table) > 1:
         plots.parallel_coordinates(
@@ -447,7 +492,7 @@ def draw_figures(rows, best, out, args, recipe_name):
             [[t["epochs"], t["dropout"], t["hidden"], t["accuracy_mean"]] for t in table],
             out / "parallel_coordinates.png",
             title=f"All {len(table)} variations, recipe '{recipe_name}'",
-            show=args.show,
+            show=show,
         )
     model = Net(num_classes=len(CLASS_NAMES), hidden=best["hidden"], dropout=best["dropout"])
     plots.network_diagram(
@@ -455,42 +500,35 @@ def draw_figures(rows, best, out, args, recipe_name):
         out / "fig15_best_network.png",
         title=f"Fig 15: the best network (L={best['epochs']}, M={best['dropout']:g}, "
         f"N={best['hidden']}), {100 * best['accuracy_mean']:.2f}% test accuracy",
-        show=args.show,
+        show=show,
     )
     return effects
 
 
-def sweep_grid(args):
-    """The grid the flags ask for: sorted unique epochs, dropouts, hiddens, and the seeds."""
-    return {
-        "epochs": sorted(set(args.epochs)),
-        "dropout": sorted(set(round(m, 6) for m in args.dropout)),
-        "hidden": sorted(set(args.hidden)),
-        "seeds": [args.seed + k for k in range(args.repeats)],
-    }
-
-
 def print_plan(grid, recipe):
     """The report's sections A and B: the grid and one prediction per dimension."""
-    n_var = len(grid["epochs"]) * len(grid["dropout"]) * len(grid["hidden"])
+    n_var = len(grid.epochs) * len(grid.dropout) * len(grid.hidden)
     print(
-        f"Task 4: {n_var} variations of Net on {DATASET} (epochs {grid['epochs']} x dropout "
-        f"{[f'{m:g}' for m in grid['dropout']]} x hidden {grid['hidden']}), {len(grid['seeds'])} seed(s), "
-        f"recipe '{recipe}'"
+        f"Task 4: {n_var} variations of Net on {DATASET} (epochs {list(grid.epochs)} x dropout "
+        f"{[f'{m:g}' for m in grid.dropout]} x hidden {list(grid.hidden)}), "
+        f"{len(grid.seeds)} seed(s), recipe '{recipe}'"
     )
     print(DROPOUT_NOTE)
     print("hypotheses:")
-    for dim, (sign, text) in HYPOTHESES.items():
+    for dim, (_, text) in HYPOTHESES.items():
         print(f"  {dim}: {text}")
+
+
+# ---- the sweep: jobs, where they run, their rows
 
 
 def plan_jobs(grid, recipe, sizes, done):
     """(jobs for the (M, N, seed) runs with rows still missing, every row key the grid wants)."""
     jobs, wanted = [], set()
-    for seed in grid["seeds"]:
-        for hidden in reversed(grid["hidden"]):  # the largest first, so the pool ends on short jobs
-            for dropout in grid["dropout"]:
-                keys = [(L, dropout, hidden, seed, recipe, *sizes) for L in grid["epochs"]]
+    for seed in grid.seeds:
+        for hidden in reversed(grid.hidden):  # the largest first, so the pool ends on short jobs
+            for dropout in grid.dropout:
+                keys = [(L, dropout, hidden, seed, recipe, *sizes) for L in grid.epochs]
                 wanted.update(keys)
                 if not set(keys) <= done:
                     jobs.append(
@@ -499,7 +537,7 @@ def plan_jobs(grid, recipe, sizes, done):
                             "dropout": dropout,
                             "hidden": hidden,
                             "seed": seed,
-                            "eval_epochs": tuple(grid["epochs"]),
+                            "eval_epochs": grid.epochs,
                         }
                     )
     return jobs, wanted
@@ -525,28 +563,47 @@ def result_rows(job, history, sizes):
     ]
 
 
+def sweep_device(name, backend):
+    """The device the runs train on.  On a Ray cluster the GPUs may be on other nodes, so 'cuda'
+    is taken as given there (run_ray checks that the cluster has some); else it must be here."""
+    if backend == "ray" and name == "cuda":
+        return torch.device("cuda")
+    return cli.device(name)
+
+
+def worker_counts(workers, threads, n_jobs, device, backend):
+    """(worker processes, torch threads each) for `n_jobs` runs; None asks for the default: one
+    single-thread worker per core, or one worker where the local backend trains on a GPU."""
+    if workers is None:
+        workers = 1 if backend == "local" and device.type != "cpu" else cpu_count()
+    workers = max(1, min(workers, n_jobs))
+    return workers, threads or max(1, cpu_count() // workers)
+
+
+def make_backend(name, workers, threads, device, ray_address, gpus_per_run):
+    """backend(jobs, raw, on_done): the sweep_backends function `name` names, all else bound."""
+    common = {"prepare": to_inputs, "train": train_job, "threads": threads, "device": device}
+    if name == "ray":
+        return functools.partial(
+            sweep_backends.run_ray,
+            address=ray_address,
+            cpus=workers * threads,
+            gpus_per_run=gpus_per_run,
+            **common,
+        )
+    return functools.partial(sweep_backends.run_local, workers=workers, **common)
+
+
 def run_sweep(jobs, raw, csv_path, done, backend):
-    """Train every job on `backend` (see make_backend), writing each run's history and appending its new
-    rows to results.csv in this process as it ends."""
+    """Train every job on `backend` (see make_backend), writing each run's history and appending
+    its new rows to results.csv in this process as it ends; returns the seconds it took."""
     sizes, t_sweep, finished = (len(raw[0][1]), len(raw[1][1])), time.perf_counter(), [0]
 
     def on_done(job, history):
-        hist_file = history_path(
-            csv_path.parent,
-            job["recipe_name"],
-            job["dropout"],
-            job["hidden"],
-            job["seed"],
-            sizes[0],
-        )
+        ids = {k: job[k] for k in ("recipe_name", "dropout", "hidden", "seed")}
         files.write_json(
-            {
-                **{k: job[k] for k in ("recipe_name", "dropout", "hidden", "seed")},
-                "train_n": sizes[0],
-                "test_n": sizes[1],
-                **history,
-            },
-            hist_file,
+            {**ids, "train_n": sizes[0], "test_n": sizes[1], **history},
+            history_path(csv_path.parent, *ids.values(), sizes[0]),
         )
         append_rows(
             csv_path, [r for r in result_rows(job, history, sizes) if row_key(r) not in done]
@@ -554,8 +611,9 @@ def run_sweep(jobs, raw, csv_path, done, backend):
         finished[0] += 1
         accs = " ".join(f"L{e['epoch']}={100 * e['test_accuracy']:.2f}%" for e in history["epochs"])
         print(
-            f"[{finished[0]}/{len(jobs)}] M={job['dropout']:g} N={job['hidden']} seed={job['seed']}: {accs}  "
-            f"({history['epochs'][-1]['elapsed_seconds']:.0f}s; {time.perf_counter() - t_sweep:.0f}s so far)",
+            f"[{finished[0]}/{len(jobs)}] M={job['dropout']:g} N={job['hidden']} "
+            f"seed={job['seed']}: {accs}  ({history['epochs'][-1]['elapsed_seconds']:.0f}s; "
+            f"{time.perf_counter() - t_sweep:.0f}s so far)",
             flush=True,
         )
 
@@ -564,32 +622,39 @@ def run_sweep(jobs, raw, csv_path, done, backend):
     return time.perf_counter() - t_sweep
 
 
-def report_outcome(rows, out, args):
-    """Section C: the table, the best variation, the figures and each hypothesis against the outcome."""
+# ---- the outcome
+
+
+def report_outcome(rows, out, recipe_name, show):
+    """Section C: the table, the best variation, the figures and each hypothesis against the
+    outcome; returns (table, best, verdicts)."""
     table = summarize(rows)
     print(format_table(table))
     best = max(table, key=lambda t: (t["accuracy_mean"], -t["epochs"], -t["hidden"]))
-    print(
-        f"best variation: L={best['epochs']} epochs, dropout M={best['dropout']:g}, hidden N={best['hidden']}: "
-        f"test accuracy {100 * best['accuracy_mean']:.2f}%"
-        + (
-            f" +- {100 * best['accuracy_std']:.2f} over {best['seeds']} seeds"
-            if best["seeds"] > 1
-            else ""
-        )
+    spread = (
+        f" +- {100 * best['accuracy_std']:.2f} over {best['seeds']} seeds"
+        if best["seeds"] > 1
+        else ""
     )
-    effects = draw_figures(rows, best, out, args, args.recipe)
+    print(
+        f"best variation: L={best['epochs']} epochs, dropout M={best['dropout']:g}, "
+        f"hidden N={best['hidden']}: test accuracy {100 * best['accuracy_mean']:.2f}%{spread}"
+    )
+    effects = draw_figures(rows, best, out, recipe_name, show)
     verdicts = judge_hypotheses(rows)
     print(
         "hypotheses against the outcome (mean accuracy per value, the other dimensions averaged):"
     )
     for dim, v in verdicts.items():
         e = effects[dim]
-        values = "  ".join(f"{x:g}: {100 * m:.2f}%" for x, m in zip(e["values"], e["mean"]))
+        values = "  ".join(
+            f"{x:g}: {100 * m:.2f}%" for x, m in zip(e["values"], e["mean"], strict=True)
+        )
         change = (
             ""
             if v["change_points"] is None
-            else f" (first to last {v['change_points']:+.2f} +- {v['standard_error']:.2f} points, {v['pairs']} pairs)"
+            else f" (first to last {v['change_points']:+.2f} +- {v['standard_error']:.2f} "
+            f"points, {v['pairs']} pairs)"
         )
         print(f"  {dim}: {values}{change} -> {v['verdict']}")
     print(DROPOUT_NOTE)
@@ -597,7 +662,7 @@ def report_outcome(rows, out, args):
 
 
 def best_loss_curves(out, recipe_name, best, seed, train_n, show):
-    """Fig 14: train and test loss of the best variation (its first seed), from its saved history."""
+    """Fig 14: train and test loss of the best variation (its first seed), from its history."""
     hist_file = history_path(out, recipe_name, best["dropout"], best["hidden"], seed, train_n)
     if not hist_file.is_file():
         warnings.warn(f"no {hist_file.name}: fig14 skipped (rerun with --fresh to redo the runs)")
@@ -620,65 +685,42 @@ def best_loss_curves(out, recipe_name, best, seed, train_n, show):
     )
 
 
-def make_backend(args, workers, threads, device):
-    """backend(jobs, raw, on_done): the flags' sweep_backends function with everything but those bound."""
-    common = dict(prepare=to_inputs, train=train_job, threads=threads, device=device)
-    if args.backend == "ray":
-        return functools.partial(
-            sweep_backends.run_ray,
-            address=args.ray_address,
-            cpus=workers * threads,
-            gpus_per_run=args.gpus_per_run,
-            **common,
-        )
-    return functools.partial(sweep_backends.run_local, workers=workers, **common)
-
-
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
-    if args.backend == "ray":
-        sweep_backends.check_ray(
-            args.ray_address
-        )  # before any work: a missing Ray or cluster is one line at once
-    # On a cluster the GPUs may be on the other nodes: there, Ray checks that --device cuda has some.
-    on_cluster_gpus = args.backend == "ray" and args.device == "cuda"
-    device = torch.device("cuda") if on_cluster_gpus else cli.device(args.device)
-    grid, out = sweep_grid(args), args.out_dir
-    workers = args.workers or cpu_count()
-    if device.type != "cpu" and workers > 1 and args.backend == "local":
-        warnings.warn(f"--device {device}: training one variation at a time in this process")
-        workers = 1
-    print_plan(grid, args.recipe)
+    if args.backend == "ray":  # before any work: a missing Ray or cluster is one line at once
+        sweep_backends.check_ray(args.ray_address)
+    device = sweep_device(args.device, args.backend)
+    grid = Grid.of(args.epochs, args.dropout, args.hidden, args.seed, args.repeats)
+    recipe, out = args.recipe, args.out_dir
+    print_plan(grid, recipe)
     raw = load_raw(args.data_dir, args.train_limit, args.test_limit)
-    sizes = (
-        len(raw[0][1]),
-        len(raw[1][1]),
-    )  # part of each row's key: a quick run never passes for a full one
+    # the split sizes are in each row's key: a quick run never passes for a full one
+    sizes = (len(raw[0][1]), len(raw[1][1]))
     csv_path = out / CSV_NAME
     if args.fresh or not csv_path.is_file():
         start_csv(csv_path)
     done = {row_key(r) for r in read_rows(csv_path)}
-    jobs, wanted = plan_jobs(grid, args.recipe, sizes, done)
-    workers = max(1, min(workers, len(jobs)))
-    threads = args.threads or max(1, cpu_count() // workers)
+    jobs, wanted = plan_jobs(grid, recipe, sizes, done)
+    workers, threads = worker_counts(args.workers, args.threads, len(jobs), device, args.backend)
     print(
         f"{len(wanted & done)} of {len(wanted)} rows already in {csv_path}; {len(jobs)} runs of "
-        f"{max(grid['epochs'])} epochs to go on {workers} worker(s) x {threads} thread(s), backend {args.backend}",
+        f"{max(grid.epochs)} epochs to go on {workers} worker(s) x {threads} thread(s), "
+        f"backend {args.backend}, device {device}",
         flush=True,
     )
-    sweep_seconds = run_sweep(
-        jobs, raw, csv_path, done, make_backend(args, workers, threads, device)
+    backend = make_backend(
+        args.backend, workers, threads, device, args.ray_address, args.gpus_per_run
     )
-    table, best, verdicts = report_outcome(
-        [r for r in read_rows(csv_path) if row_key(r) in wanted], out, args
-    )
-    best_loss_curves(out, args.recipe, best, grid["seeds"][0], sizes[0], args.show)
+    sweep_seconds = run_sweep(jobs, raw, csv_path, done, backend)
+    rows = [r for r in read_rows(csv_path) if row_key(r) in wanted]
+    table, best, verdicts = report_outcome(rows, out, recipe, args.show)
+    best_loss_curves(out, recipe, best, grid.seeds[0], sizes[0], args.show)
     metrics = {
         "task": "task4",
-        "recipe": args.recipe,
-        "lr_decay_per_epoch": recipes.RECIPES[args.recipe].lr_decay,
-        "grid": grid,
+        "recipe": recipe,
+        "lr_decay_per_epoch": recipes.RECIPES[recipe].lr_decay,
+        "grid": asdict(grid),
         "train_n": sizes[0],
         "test_n": sizes[1],
         "backend": args.backend,
@@ -694,8 +736,8 @@ def main(argv=None):
     }
     files.write_json(metrics, out / "metrics.json")
     print(
-        f"table in {csv_path}; figures and metrics.json in {out}  ({metrics['wall_time_s']:.1f}s, "
-        f"training {sweep_seconds:.1f}s)"
+        f"table in {csv_path}; figures and metrics.json in {out}  "
+        f"({metrics['wall_time_s']:.1f}s, training {sweep_seconds:.1f}s)"
     )
     return metrics
 
