@@ -22,8 +22,8 @@ def responses_figure(conv, titles, path, suptitle, data_dir=DATA_DIR, show=False
     """
     # A CPU copy, as filter2D runs on the CPU: the check does not depend on the training device.
     conv = copy.deepcopy(conv).cpu()
-    x_u8, y = datasets.load_split("MNIST", train=True, data_dir=data_dir, limit=1)
-    digit = datasets.normalize(x_u8, "MNIST")[0]  # (1, 28, 28)
+    x_u8, x, y = datasets.load_normalized("MNIST", train=True, data_dir=data_dir, limit=1)
+    digit = x[0]  # (1, 28, 28)
     kernels = [w[0].numpy() for w in conv.weight.detach()]  # (10, 1, 5, 5) -> ten (5, 5)
     responses, check = filters.layer_check(
         conv, digit, range(len(kernels)), border=cv2.BORDER_REFLECT_101
