@@ -23,7 +23,7 @@ FILES = {  # train split? -> (images, labels)
 
 
 def read_idx(path, ndim):
-    """An IDX file of unsigned bytes (ndim dimensions) -> uint8 tensor, as torchvision's reader gives it.
+    """An IDX file of unsigned bytes (ndim dimensions) -> uint8 tensor, as torchvision reads it.
 
     Not torchvision's reader: importing torchvision.datasets imports torch._dynamo, about 2 s of
     start-up for each script.  The format is a 4-byte magic number (0x08 = unsigned byte, then the
@@ -49,14 +49,17 @@ def load_split(name, train, data_dir=DATA_DIR, limit=None):
 
 
 def normalize(images, name):
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), as ToTensor() then Normalize(mean, std) would give."""
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), as ToTensor() then Normalize(mean, std) give."""
     mean, std = STATS[name]
     return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
 def load_normalized(name, train, data_dir=DATA_DIR, limit=None, device="cpu"):
-    """(uint8 images (N, 28, 28), normalised images (N, 1, 28, 28) on `device`, labels on `device`) of one
-    split: what every script that trains or evaluates on MNIST or FashionMNIST starts from."""
+    """(uint8 images (N, 28, 28), normalised images (N, 1, 28, 28), labels) of one split.
+
+    The normalised images and the labels are on `device`: what every script that trains or
+    evaluates on MNIST or FashionMNIST starts from.
+    """
     u8, y = load_split(name, train, data_dir, limit)
     return u8, normalize(u8, name).to(device), y.to(device)
 
@@ -76,8 +79,7 @@ def batch_indices(n, batch_size, shuffle=True, generator=None):
     """
     if not shuffle:
         return torch.arange(n).split(batch_size)
-    torch.empty((), dtype=torch.int64).random_(
-        generator=generator
-    )  # the DataLoader iterator's base seed
+    # the DataLoader iterator's base seed
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
     order = torch.randperm(n, generator=generator)
     return order.split(batch_size)

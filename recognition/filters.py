@@ -20,7 +20,7 @@ import torch
 
 
 def filter2d_response(channels, kernel, bias=0.0, border=cv2.BORDER_CONSTANT):
-    """Sum over channels of cv2.filter2D(channel c, kernel c), plus `bias`: one filter's full-size response.
+    """One filter's full-size response: the sum over c of filter2D(channel c, kernel c), + bias.
 
     channels: (C, H, W) array, kernel: (C, kh, kw) array -> float32 (H, W).
     `border` is OpenCV's border mode: BORDER_CONSTANT pads with zeros as nn.Conv2d does;
@@ -40,7 +40,7 @@ def filter2d_response(channels, kernel, bias=0.0, border=cv2.BORDER_CONSTANT):
 
 
 def conv_positions(conv, height, width):
-    """Rows and columns of a full-size filter2D response that line up with `conv`'s output positions.
+    """Rows and columns of a full-size filter2D response that line up with `conv`'s outputs.
 
     Returns (rows, cols) index arrays for an output of conv over a (height, width) input,
     and a boolean (out_h, out_w) mask of the positions whose window lies wholly inside
@@ -63,7 +63,7 @@ def conv_positions(conv, height, width):
 
 @torch.no_grad()
 def layer_check(conv, inputs, indices, border=cv2.BORDER_CONSTANT):
-    """Apply filters `indices` of `conv` to `inputs` (C, H, W) with filter2D and compare with conv(inputs).
+    """Apply filters `indices` of `conv` to `inputs` (C, H, W) with filter2D; compare with conv.
 
     Returns (responses float32 (n, H, W) including each filter's bias, and a dict with
     'max_abs_diff' between the sampled responses and the layer's output, 'max_abs_output'
@@ -77,8 +77,8 @@ def layer_check(conv, inputs, indices, border=cv2.BORDER_CONSTANT):
     )
     x = inputs.cpu().numpy()
     responses = np.stack([filter2d_response(x, weight[k], bias[k], border) for k in indices])
-    # On a GPU, cuDNN would run the convolution in TF32 (10-bit mantissa, ~1e-3 relative error): turn that
-    # off so that the check compares float32 with float32.
+    # On a GPU, cuDNN would run the convolution in TF32 (10-bit mantissa, ~1e-3 relative error):
+    # turn that off so that the check compares float32 with float32.
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
         layer_out = conv(inputs.unsqueeze(0).to(conv.weight.device)).squeeze(0)[list(indices)]
     layer_out = layer_out.float().cpu().numpy()
@@ -94,7 +94,7 @@ def layer_check(conv, inputs, indices, border=cv2.BORDER_CONSTANT):
 
 
 def strongest_input_channel(kernel):
-    """For a (C, kh, kw) kernel, the input channel with the largest weights (L2 norm) and its (kh, kw) slice."""
+    """A (C, kh, kw) kernel's input channel of largest weights (L2 norm), and its (kh, kw) slice."""
     kernel = np.asarray(kernel)
     c = int(np.argmax(np.sqrt((kernel**2).sum(axis=(1, 2)))))
     return c, kernel[c]

@@ -22,9 +22,7 @@ def place_on_input(cam, step=2, first=6.5, size=28):
     8x8 grid covers the central 16x16 pixels.  Each value is drawn over its window's centre and
     interpolated between centres; stretching the grid over the whole input would shift it outwards.
     """
-    to_input = np.float32(
-        [[step, 0, first], [0, step, first]]
-    )  # unit coordinates -> pixel coordinates
+    to_input = np.float32([[step, 0, first], [0, step, first]])  # unit -> pixel coordinates
     return cv2.warpAffine(
         np.asarray(cam, dtype=np.float32),
         to_input,
@@ -37,14 +35,14 @@ def place_on_input(cam, step=2, first=6.5, size=28):
 def explain(model, x, classes=None):
     """One forward and one backward pass for images x (N, 1, 28, 28).
 
-    Returns (log-probabilities (N, C), the maps of `forward_maps`, Grad-CAM maps float32 (N, 28, 28))
-    with each map for the class in `classes` (default: the class the network predicts).
+    Returns (log-probabilities (N, C), the maps of `forward_maps`, Grad-CAM maps float32
+    (N, 28, 28)), each map for the class in `classes` (default: the class the network predicts).
     Each channel of the last map (conv2's 20) is weighted by the mean gradient of the class's
     log-probability with respect to it; the ReLU of the weighted sum, placed on the
     input and scaled to [0, 1], shows where evidence for that class was found.
     """
     with torch.enable_grad():
-        # The input carries the graph, so this works with frozen parameters too (requires_grad False).
+        # The input carries the graph, so this works with frozen parameters (requires_grad False).
         out, acts = model.forward_maps(x.detach().requires_grad_())
         if classes is None:
             classes = out.argmax(1)
@@ -52,9 +50,7 @@ def explain(model, x, classes=None):
         last = list(acts)[-1]
         (grads,) = torch.autograd.grad(score, acts[last])
     weights = grads.mean(dim=(2, 3), keepdim=True)  # (N, channels, 1, 1)
-    cams = (
-        F.relu((weights * acts[last]).sum(1)).detach().cpu().numpy()
-    )  # (N, grid, grid): conv2's 8x8
+    cams = F.relu((weights * acts[last]).sum(1)).detach().cpu().numpy()  # (N, grid, grid): 8x8
     step, first = model.map_geometry(last)
     maps = np.stack([place_on_input(c, step, first, x.shape[-1]) for c in cams])
     top = maps.reshape(len(maps), -1).max(1).reshape(-1, 1, 1)
@@ -62,5 +58,5 @@ def explain(model, x, classes=None):
 
 
 def grad_cam(model, x, classes):
-    """Grad-CAM maps float32 (N, 28, 28) in [0, 1] for images x (N, 1, 28, 28) and one class each."""
+    """Grad-CAM maps float32 (N, 28, 28) in [0, 1] for images x (N, 1, 28, 28), a class each."""
     return explain(model, x, classes)[2]

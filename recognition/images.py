@@ -23,7 +23,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 # nothing is lost; a 48-megapixel photo would otherwise take ~50 s in the pipeline.  Photos up
 # to this size are read exactly as they are.
 MAX_SIDE = 1600
-# MNIST's strokes: the median of an MNIST test digit's pixels above FAINT is 0.85 (5-95 %: 0.66-0.99).
+# MNIST's strokes: the median of an MNIST test digit's pixels above FAINT is 0.85
+# (5-95 %: 0.66-0.99).
 FAINT = 0.1
 MNIST_STROKE_MEDIAN = 0.85
 
@@ -131,8 +132,9 @@ def read_gray(path):
         return np.clip(a / hi, 0, 1).astype(np.float32)
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = np.asarray(img.convert("RGBA"))  # uint8 (H, W, 4)
-        # The colour channels as one contiguous float copy: a float copy of all four channels, sliced, took
-        # 2 ms of the demo's 280x280 pad (a browser's canvas is RGBA); the values are the same.
+        # The colour channels as one contiguous float copy: a float copy of all four channels,
+        # sliced, took 2 ms of the demo's 280x280 pad (a browser's canvas is RGBA); the values
+        # are the same.
         rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB).astype(np.float32)
         rgb /= 255.0
         gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -149,7 +151,7 @@ def read_gray(path):
 def ink_map(gray):
     """Luminance -> ink strength in [0, 1] (ink bright, paper 0), with uneven lighting removed."""
     h, w = gray.shape
-    # The ink is the minority of pixels far from the paper's (median) brightness: on which side are they?
+    # The ink is the minority of pixels far from the paper's (median) brightness: on which side?
     lo, paper_level, hi = np.percentile(gray, [0.5, 50, 99.5])  # one partial sort for the three
     if paper_level - lo > hi - paper_level:
         gray = 1.0 - gray  # dark ink on light paper: make ink bright
@@ -169,8 +171,9 @@ def ink_map(gray):
     t = t / 255.0
     ink = np.clip((ink - 0.5 * t) / max(1e-3, 1 - 0.5 * t), 0, 1)
     mask = (ink > 0.5 * t).astype(np.uint8)
-    # Drop specks: keep connected pieces at least 5 % of the largest piece's area.  16-bit labels (a third of
-    # the time on the demo's pad) where they cannot run out: at most one piece per 2x2 block, plus the background.
+    # Drop specks: keep connected pieces at least 5 % of the largest piece's area.  16-bit labels
+    # (a third of the time on the demo's pad) where they cannot run out: at most one piece per 2x2
+    # block, plus the background.
     fits_16_bits = ((h + 1) // 2) * ((w + 1) // 2) < 2**16 - 1
     n, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask, connectivity=8, ltype=cv2.CV_16U if fits_16_bits else cv2.CV_32S
@@ -178,9 +181,7 @@ def ink_map(gray):
     if n <= 1:
         raise DataError("the image holds no ink")
     areas = stats[1:, cv2.CC_STAT_AREA]
-    if (
-        areas.min() >= 0.05 * areas.max()
-    ):  # nothing to drop (a drawing's strokes): the mask as it is
+    if areas.min() >= 0.05 * areas.max():  # nothing to drop (a drawing's strokes): the mask as is
         kept = mask.view(bool)
     else:
         keep = np.zeros(n, bool)
@@ -190,7 +191,7 @@ def ink_map(gray):
 
 
 def photo_to_mnist(path_or_gray, size=28, box=20):
-    """A photo of one handwritten digit -> float32 (28, 28) in [0, 1], white ink on black, as MNIST was made.
+    """A photo of one handwritten digit -> float32 (28, 28) in [0, 1], white on black, as MNIST's.
 
     Ink is cropped, scaled to fit a 20x20 box with its aspect kept (thin pen
     strokes thickened to MNIST's typical width), and placed in 28x28 so that its centre
@@ -215,7 +216,7 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     stroke = 2.0 * mask.sum() / max(perimeter, 1.0)
     want = 3.0 / scale  # calibrated: gives the median stroke of MNIST digits after resizing
     if stroke < want and scale < 1:
-        grow = int(round(want - stroke)) | 1
+        grow = round(want - stroke) | 1
         ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
         ink = np.pad(ink, grow // 2)
         h, w = ink.shape
@@ -235,8 +236,8 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     # Shift so the centre of mass sits at the image centre, as MNIST's makers did.
     # Whole-pixel shifts keep the strokes sharp.
     m = cv2.moments(out)
-    dx = int(round((size - 1) / 2 - m["m10"] / m["m00"]))
-    dy = int(round((size - 1) / 2 - m["m01"] / m["m00"]))
+    dx = round((size - 1) / 2 - m["m10"] / m["m00"])
+    dy = round((size - 1) / 2 - m["m01"] / m["m00"])
     shift = np.float32([[1, 0, dx], [0, 1, dy]])
     out = cv2.warpAffine(out, shift, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)
     return np.clip(out, 0, 1)

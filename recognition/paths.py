@@ -14,9 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository, above this pack
 DATA_DIR = ROOT / "data"
 OUT_DIR = ROOT / "outputs"
 MODEL_NAME = "model.pth"
-TRAIN_STATE_NAME = (
-    "train_state.pt"  # an unfinished training run, beside the model it will make (train_state.py)
-)
+# an unfinished training run, beside the model it will make (train_state.py)
+TRAIN_STATE_NAME = "train_state.pt"
 
 
 def out_dir(step):
@@ -30,10 +29,9 @@ def model_file(step):
 
 
 MNIST_MODEL = model_file("task1")  # Task 1's network, read by Tasks 2 and 3
-GREEK_MODEL = model_file(
-    "task3"
-)  # Task 3's alpha/beta/gamma network, read by `task3_greek.py --classify`
+# Task 3's alpha/beta/gamma network, read by `task3_greek.py --classify`
+GREEK_MODEL = model_file("task3")
 
-# Real people's handwriting, a yardstick kept outside the repository (never trained on, never committed):
-# $REAL_HANDWRITING, else ../shared/real_handwriting beside the repository.
+# Real people's handwriting, a yardstick kept outside the repository (never trained on, never
+# committed): $REAL_HANDWRITING, else ../shared/real_handwriting beside the repository.
 REAL_DIR = Path(os.environ.get("REAL_HANDWRITING", ROOT.parent / "shared" / "real_handwriting"))

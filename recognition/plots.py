@@ -13,12 +13,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # render to files; use_windows() switches to a window backend for --show
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.rcsetup  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.rcsetup
+import matplotlib.ticker
+import numpy as np
 
-from recognition import files  # noqa: E402
+from recognition import files
 
 FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
@@ -51,7 +51,10 @@ def show_windows():
 
 
 def save(fig, path, show=False):
-    """Write `fig` to `path` atomically (folders made as needed); keep it open for show_windows if `show`."""
+    """Write `fig` to `path` atomically (folders made as needed); keep it open if `show`.
+
+    A figure kept open is shown by show_windows at the end of the run.
+    """
     path = Path(path)
     with files.atomic_path(path) as tmp:
         # PNG compression level 1: the same pixels, encoded about 4x faster than the default 6
@@ -74,12 +77,13 @@ def image_grid(
     rows=None,
     cols=None,
     suptitle=None,
-    cmap="gray",
     show=False,
     title_colors=None,
     overlays=None,
 ):
-    """Images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 4, 7, 8, 11, 16); None leaves a cell empty.
+    """Grey images (N, H, W) in a rows x cols grid, each with its title (Figs 1, 4, 7, 8, 11, 16).
+
+    None in `images` leaves a cell empty.
 
     `overlays` (N, H, W) in [0, 1], if given, are laid over the images as heat maps (Grad-CAM).
     """
@@ -89,18 +93,15 @@ def image_grid(
     fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.35 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        ax.set(
-            xticks=[], yticks=[]
-        )  # hidden anyway; without them the tight bounding box is found faster
+        # hidden anyway; without ticks the tight bounding box is found faster
+        ax.set(xticks=[], yticks=[])
         if i >= n or images[i] is None:  # None: an empty cell, to keep rows aligned
             continue
-        ax.imshow(np.asarray(images[i]), cmap=cmap, interpolation="none")
+        ax.imshow(np.asarray(images[i]), cmap="gray", interpolation="none")
         if overlays is not None:
             m = np.clip(np.asarray(overlays[i], dtype=np.float32), 0, 1)
             heat = plt.get_cmap("jet")(m)
-            heat[..., 3] = 0.75 * np.sqrt(
-                m
-            )  # no evidence = transparent, so the image stays visible
+            heat[..., 3] = 0.75 * np.sqrt(m)  # no evidence = transparent: the image stays visible
             ax.imshow(heat, interpolation="bilinear")
         color = title_colors[i] if title_colors is not None else "black"
         ax.set_title(titles[i], fontsize=10 if overlays is None else 9, color=color)
@@ -111,7 +112,7 @@ def image_grid(
 
 
 def loss_curves(history, path, title="Training and test loss", show=False):
-    """Fig 5: train loss (logged during training) and test loss against examples seen; accuracy per epoch."""
+    """Fig 5: train and test loss against examples seen (train: as logged); accuracy by epoch."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1]})
     seen, loss = zip(*history["train_log"]) if history["train_log"] else ((), ())
     ax.plot(seen, loss, color="tab:blue", lw=0.8, label="train loss (per logged batch)")
@@ -171,11 +172,9 @@ def loss_curves(history, path, title="Training and test loss", show=False):
 
 
 def _filter_image(ax, f, vmax):
-    """Draw one filter: (kh, kw) weights on a blue-white-red scale centred at 0, or (kh, kw, 3) as colour."""
+    """Draw a filter: (kh, kw) weights blue-white-red, centred at 0; (kh, kw, 3) ones in colour."""
     f = np.asarray(f, dtype=np.float32)
-    if (
-        f.ndim == 3
-    ):  # a colour filter: stretch its weights to [0, 1] so that 0.5 grey is "weight 0 - ish"
+    if f.ndim == 3:  # a colour filter: stretch its weights to [0, 1], so 0.5 grey is "weight 0-ish"
         lo, hi = float(f.min()), float(f.max())
         ax.imshow((f - lo) / max(hi - lo, 1e-12), interpolation="nearest")
         return None
@@ -188,7 +187,7 @@ def _weight_scale(filters):
     return max(gray) if gray else 1.0
 
 
-def filter_grid(filters, titles, path, rows=None, cols=None, suptitle=None, show=False):
+def filter_grid(filters, titles, path, cols=None, suptitle=None, show=False):
     """Filters in a grid, each titled (Fig 9; all 64 first-layer AlexNet filters).
 
     filters: a list of (kh, kw) weight arrays (drawn red > 0, blue < 0, one scale for all,
@@ -196,7 +195,7 @@ def filter_grid(filters, titles, path, rows=None, cols=None, suptitle=None, show
     """
     n = len(filters)
     cols = cols or min(n, 4)
-    rows = rows or -(-n // cols)
+    rows = -(-n // cols)
     vmax = _weight_scale(filters)
     fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols + 0.8, 1.9 * rows), squeeze=False)
     mappable = None
@@ -219,18 +218,18 @@ def filter_response_grid(
     responses,
     path,
     filter_titles=None,
-    response_titles=None,
     cols=5,
     source=None,
     source_title=None,
     suptitle=None,
     show=False,
 ):
-    """Each filter drawn above its response to one image (Figs 10, 18, 19): the report's 4x5 layout for 10 filters.
+    """Each filter drawn above its response to one image (Figs 10, 18, 19).
 
+    For 10 filters in 5 columns this is the report's layout: 4 rows of 5.
     filters: (kh, kw) or (kh, kw, 3) arrays as in `filter_grid`; responses: (H, W) arrays,
     each drawn in grey on its own scale (white = strongest positive response).
-    `source`, an (H, W) or (H, W, 3) image, is drawn at the left: the image the filters were applied to.
+    `source`, an (H, W) or (H, W, 3) image, is drawn at the left: the image the filters saw.
     """
     n = len(filters)
     pair_rows = -(-n // cols)
@@ -252,8 +251,6 @@ def filter_response_grid(
         ax.axis("off")
         ax = fig.add_subplot(grid[r + 1, c])
         ax.imshow(np.asarray(responses[i]), cmap="gray", interpolation="nearest")
-        if response_titles:
-            ax.set_title(response_titles[i], fontsize=8)
         ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle)
@@ -265,7 +262,7 @@ def filter_response_grid(
 
 
 def error_curves(history, path, title="Training and test error", show=False):
-    """Fig 12: loss and error rate on the training set, with the test set beside it, after each epoch."""
+    """Fig 12: loss and error rate on the training and the test set after each epoch."""
     epochs = history["epochs"]
     ep = [e["epoch"] for e in epochs]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -330,7 +327,7 @@ def confusion_matrix(counts, class_names, path, title="Confusion matrix", show=F
 
 
 def sweep_curves(runs, path, title="Train and test loss against examples seen", show=False):
-    """Fig 17: one colour per run; training loss (solid) and test loss (dashed) against examples seen.
+    """Fig 17: a colour per run; training loss (solid) and test loss (dashed) against examples seen.
 
     `runs` = [(label, history from training.fit), ...]; a star marks each run's lowest test loss,
     after which the test loss rises while the training loss keeps falling: overfitting.
@@ -370,7 +367,7 @@ def sweep_curves(runs, path, title="Train and test loss against examples seen", 
 
 
 def network_diagram(layers, path, title="The network", show=False):
-    """Fig 15: the network drawn as a row of boxes, one per layer, each labelled with its output size.
+    """Fig 15: the network as a row of boxes, one per layer, each labelled with its output size.
 
     `layers` is a list of (name, detail, shape) with shape the layer's output without the batch
     dimension, e.g. ("conv1", "10 filters 5x5", (10, 24, 24)); box heights grow with the size.
@@ -418,9 +415,10 @@ def network_diagram(layers, path, title="The network", show=False):
 
 
 def accuracy_vs_dimension(panels, path, title="Test accuracy against each dimension", show=False):
-    """One panel per dimension: mean test accuracy (%) against its values, the other dimensions averaged.
+    """A panel per dimension: mean test accuracy (%) against its values, other dimensions averaged.
 
-    `panels` is a list of (label, xs, means, stds) with accuracies as fractions; `stds` None for no error bars.
+    `panels` is a list of (label, xs, means, stds) with accuracies as fractions; `stds` None for
+    no error bars.
     """
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False
@@ -458,7 +456,7 @@ def heatmaps(
     suptitle=None,
     show=False,
 ):
-    """One annotated heatmap per grid (accuracies as fractions, rows x cols), all on one colour scale."""
+    """An annotated heatmap per grid (accuracies as fractions, rows x cols), one colour scale."""
     grids = [100 * np.asarray(g, dtype=float) for g in grids]
     vmin, vmax = min(np.nanmin(g) for g in grids), max(np.nanmax(g) for g in grids)
     fig, axes = plt.subplots(
@@ -498,7 +496,7 @@ def heatmaps(
 
 
 def parallel_coordinates(names, table, path, title="All variations", show=False):
-    """Parallel coordinates: one line per row of `table` (rows x len(names)), coloured by the last column.
+    """Parallel coordinates: a line per row of `table` (rows x len(names)), coloured by the last.
 
     Each axis is scaled to its own range and labelled with its values (at most 6 ticks).
     """
@@ -558,9 +556,9 @@ def embedding_map(
 ):
     """2-D maps of the same points side by side (PCA, t-SNE), coloured by class.
 
-    maps: {method name: (N, 2)}; labels: (N,) class indices.  groups: [(name, bool mask (N,), marker)]
-    drawn with their own markers (default: one group of dots); marked: a bool mask (N,) of points
-    ringed in black (misclassified ones).
+    maps: {method name: (N, 2)}; labels: (N,) class indices.
+    groups: [(name, bool mask (N,), marker)] drawn with their own markers (default: one group of
+    dots); marked: a bool mask (N,) of points ringed in black (misclassified ones).
     """
     labels = np.asarray(labels)
     groups = groups or [("", np.ones(len(labels), bool), "o")]

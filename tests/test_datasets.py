@@ -1,4 +1,4 @@
-"""datasets: normalisation as torchvision's transforms do it, batches as a shuffled DataLoader draws them."""
+"""datasets: normalisation as torchvision's transforms do it, batches as a shuffled DataLoader's."""
 
 import pytest
 import torch

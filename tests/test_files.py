@@ -1,4 +1,4 @@
-"""files: atomic writes that leave the previous file whole, with the permissions the user's umask gives."""
+"""files: atomic writes that leave the previous file whole, with the permissions of the umask."""
 
 import json
 import os
@@ -36,10 +36,9 @@ def test_a_rewritten_file_keeps_its_mode(tmp_path, umask_022):
 def test_an_interrupted_write_leaves_the_previous_file_and_no_temporary(tmp_path):
     path = tmp_path / "table.csv"
     files.write_text("before\n", path)
-    with pytest.raises(KeyboardInterrupt):
-        with files.atomic_path(path) as tmp:
-            tmp.write_text("half of the new")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), files.atomic_path(path) as tmp:
+        tmp.write_text("half of the new")
+        raise KeyboardInterrupt
     assert path.read_text() == "before\n" and os.listdir(tmp_path) == ["table.csv"]
 
 

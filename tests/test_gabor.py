@@ -1,6 +1,8 @@
-"""ext_gabor.py: the Gabor bank's shape and orientation, conv1 frozen through training, the comparison."""
+"""ext_gabor.py: the Gabor bank's shape and orientation, a conv1 frozen in training, the result."""
 
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -10,16 +12,14 @@ from conftest import assert_figure
 
 import ext_gabor
 from models import load_checkpoint
-from recognition import training
+from recognition import paths, plots, training
 
 
 def bar(angle, size=28, width=2):
-    """A bright bar of `width` px through the centre at `angle` degrees anticlockwise from horizontal, on screen."""
+    """A bright bar `width` px wide through the centre, `angle` degrees anticlockwise on screen."""
     img = np.zeros((size, size), np.uint8)
-    c, d = (
-        size / 2,
-        np.array([np.cos(np.deg2rad(angle)), -np.sin(np.deg2rad(angle))]),
-    )  # rows point down
+    c = size / 2
+    d = np.array([np.cos(np.deg2rad(angle)), -np.sin(np.deg2rad(angle))])  # rows point down
     p0, p1 = np.round(c - size * d).astype(int), np.round(c + size * d).astype(int)
     cv2.line(img, tuple(map(int, p0)), tuple(map(int, p1)), 255, width, cv2.LINE_AA)
     return img.astype(np.float32) / 255
@@ -40,17 +40,16 @@ def test_bank_shape_zero_mean_unit_norm():
 @pytest.mark.parametrize("phase", ext_gabor.PHASES)
 @pytest.mark.parametrize("angle", ext_gabor.BAR_ANGLES)
 def test_kernel_prefers_a_bar_at_its_own_angle(angle, phase):
-    """The kernel for bars at angle a responds more strongly to a bar at a than to one at a + 90 degrees."""
+    """The kernel for bars at angle a answers a bar at a more strongly than a bar at a + 90 deg."""
     k = ext_gabor.gabor_kernel(angle, phase)
     assert strength(k, bar(angle)) > 1.5 * strength(k, bar(angle + 90))
 
 
 def test_bar_helper_draws_the_angle_it_names():
-    """The test's own bar: 0 degrees is a horizontal line, 90 a vertical one (else the test above proves nothing)."""
+    """The test's own bar: 0 degrees is horizontal, 90 vertical (else the test above is empty)."""
     h, v = bar(0), bar(90)
-    assert (
-        h[14].sum() > 10 * h[3].sum() + 1 and v[:, 14].sum() > 10 * v[:, 3].sum() + 1
-    )  # row 14 vs row 3
+    # row (column) 14, through the centre, against row (column) 3
+    assert h[14].sum() > 10 * h[3].sum() + 1 and v[:, 14].sum() > 10 * v[:, 3].sum() + 1
 
 
 def tiny_data(n=96, seed=0):
@@ -72,7 +71,7 @@ def test_conv1_stays_frozen_while_the_rest_trains():
 
 
 def test_check_frozen_fails_for_a_conv1_that_trained():
-    """Negative control: the same run with conv1 left trainable changes conv1, and check_frozen says so."""
+    """Negative control: the run with conv1 trainable changes conv1, and check_frozen says so."""
     kernels, _ = ext_gabor.gabor_bank()
     model = ext_gabor.set_gabor(ext_gabor.Net(), kernels)
     model.conv1.requires_grad_(True)
@@ -121,7 +120,14 @@ def test_closest_gabor_finds_a_kernel_and_its_sign():
 
 
 @pytest.mark.integration
-def test_ext_gabor_quick_run(tmp_path):
+def test_ext_gabor_quick_run(tmp_path, monkeypatch):
+    drawn, real = {}, plots.filter_response_grid  # figure file name -> the filters it shows
+
+    def spy(filters, responses, path, *args, **kwargs):
+        drawn[path.name] = filters
+        return real(filters, responses, path, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "filter_response_grid", spy)
     out = tmp_path / "out"
     ext_gabor.main(
         [
@@ -141,11 +147,15 @@ def test_ext_gabor_quick_run(tmp_path):
     )
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["runs"]) == 4 and m["summary"]["gabor"]["n"] == 2 and m["test_n"] == 300
-    # 32 SGD steps: the learned net is just leaving chance (0.1; ~0.2 measured), the Gabor net is faster (~0.5)
+    # 32 SGD steps: the learned net is just leaving chance (0.1; ~0.2 measured), the Gabor net is
+    # faster (~0.5)
     assert all(r["accuracy"] > (0.3 if r["conv1"] == "gabor" else 0.15) for r in m["runs"])
     assert m["filter2d_check"]["max_abs_diff"] < 1e-5 * m["filter2d_check"]["max_abs_output"]
-    model, ckpt = load_checkpoint(out / "model.pth", num_classes=10)
-    assert torch.equal(model.conv1.weight[:, 0], torch.as_tensor(ext_gabor.gabor_bank()[0]))
+    bank = ext_gabor.gabor_bank()[0]
+    model, _ = load_checkpoint(out / "model.pth", num_classes=10)
+    assert torch.equal(model.conv1.weight[:, 0], torch.as_tensor(bank))
+    # the figure shows the frozen bank, not the learned network's filters
+    assert np.array_equal(np.stack(drawn["gabor_bank_responses.png"]), bank)
     assert_figure(out / "gabor_bank_responses.png", 500, 400)
     assert_figure(out / "learned_vs_gabor.png", 400, 400)
 
@@ -155,16 +165,12 @@ def test_ext_gabor_quick_run(tmp_path):
     [("--repeats", "0", "must be at least 1"), ("--epochs", "two", "expected a whole number")],
 )
 def test_bad_flags_are_one_line(tmp_path, flag, value, message):
-    import subprocess
-    import sys
-
-    from recognition import paths
-
     r = subprocess.run(
         [sys.executable, "ext_gabor.py", flag, value, "--out-dir", str(tmp_path)],
         cwd=paths.ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1

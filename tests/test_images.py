@@ -13,9 +13,8 @@ from tools.handwriting import DIGITS, render
 
 
 def _photo(digit=3, h=300, w=280, seed=0):
-    return render(
-        DIGITS[digit], np.random.default_rng(seed), height=h, width=w
-    )  # RGB uint8, dark on light
+    """A stand-in photo of `digit`: RGB uint8, dark ink on light paper."""
+    return render(DIGITS[digit], np.random.default_rng(seed), height=h, width=w)
 
 
 def _reference(tmp_path):
@@ -202,11 +201,9 @@ def test_small_blurred_white_on_black_digit_is_neither_hollow_nor_faint(tmp_path
 
 
 def test_opaque_rgba_reads_as_the_luminance_of_its_colours(tmp_path):
-    """A browser canvas's PNG is opaque RGBA: its grey is the float luminance of the colours, alpha ignored."""
+    """A browser canvas gives opaque RGBA: its grey is the float luminance of the colours alone."""
     rgba = np.random.default_rng(0).integers(0, 256, (40, 30, 4), dtype=np.uint8)
-    rgba[..., 3] = np.where(
-        rgba[..., 3] < 128, 128, rgba[..., 3]
-    )  # at least half opaque everywhere
+    rgba[..., 3] = np.maximum(rgba[..., 3], 128)  # at least half opaque everywhere
     Image.fromarray(rgba, "RGBA").save(tmp_path / "canvas.png")
     expected = (rgba.astype(np.float32) / 255)[..., :3] @ np.array(
         [0.299, 0.587, 0.114], dtype=np.float32
@@ -217,9 +214,7 @@ def test_opaque_rgba_reads_as_the_luminance_of_its_colours(tmp_path):
 @pytest.mark.parametrize("side", [510, 520])  # 16-bit labels suffice, and they would not: 32-bit
 def test_specks_are_dropped_however_many(side, monkeypatch):
     gray = np.zeros((side, side), np.float32)
-    gray[::2, ::2] = (
-        0.5  # (side/2)^2 one-pixel specks, the most 8-connected pieces an image can hold
-    )
+    gray[::2, ::2] = 0.5  # (side/2)^2 one-pixel specks: the most 8-connected pieces an image holds
     gray[470:500, 300:500] = 1.0  # and one stroke
     labelled, label = [], cv2.connectedComponentsWithStats
     monkeypatch.setattr(

@@ -1,4 +1,4 @@
-"""A matplotlib backend for the tests of --show: it 'opens' each figure's window by printing its title."""
+"""A matplotlib backend for the tests of --show: it "opens" a window by printing its title."""
 
 from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -12,9 +12,8 @@ class FigureManager(FigureManagerBase):
 
     @classmethod
     def start_main_loop(cls):
-        print(
-            "all windows closed", flush=True
-        )  # a real backend waits here until the user closes them
+        # a real backend waits here until the user closes the windows
+        print("all windows closed", flush=True)
 
 
 class FigureCanvas(FigureCanvasAgg):

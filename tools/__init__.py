@@ -1,1 +1,1 @@
-"""Tools that make the repository's stand-in data (handwritten digits, Greek letters) from drawn strokes."""
+"""Tools that draw the repository's stand-in data (handwritten digits, Greek letters)."""

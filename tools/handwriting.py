@@ -13,7 +13,8 @@ Deterministic: the same seed gives the same image.
 import cv2
 import numpy as np
 
-# Digit skeletons, written as most people write them.  Separate strokes where the pen lifts or turns sharply.
+# Digit skeletons, written as most people write them.  Separate strokes where the pen lifts or
+# turns sharply.
 DIGITS = {
     0: [
         [
@@ -90,9 +91,11 @@ DIGITS = {
 }
 
 
-# Lowercase Greek letters as they are handwritten (one letter filling its box, as in the course's images).
+# Lowercase Greek letters as they are handwritten (one letter filling its box, as in the course's
+# images).
 GREEK = {
-    # alpha: a round bowl on the left; the pen comes down from the upper right, round the bowl and out
+    # alpha: a round bowl on the left; the pen comes down from the upper right, round the bowl
+    # and out
     # through the crossing to a tail at the lower right.
     "alpha": [
         [
@@ -127,7 +130,8 @@ GREEK = {
             (0.28, 0.8),
         ]
     ],
-    # gamma: an arm from the upper left down to a small loop at the bottom, then up to the upper right.
+    # gamma: an arm from the upper left down to a small loop at the bottom, then up to the upper
+    # right.
     "gamma": [
         [
             (0.08, 0.24),
@@ -166,8 +170,9 @@ GREEK = {
     ],
 }
 
-# Many writers' shapes of each lowercase Greek letter, a list of skeletons per letter (most lists begin
-# with GREEK's).  A writer uses one of them for a letter; together they cover the common ways of writing it.
+# Many writers' shapes of each lowercase Greek letter, a list of skeletons per letter (most lists
+# begin with GREEK's).  A writer uses one of them for a letter; together they cover the common ways
+# of writing it.
 GREEK_SHAPES = {
     "alpha": [
         GREEK["alpha"],
@@ -201,7 +206,8 @@ GREEK_SHAPES = {
         ],
     ],
     "beta": [
-        # most writers' beta: round bumps on the upper two thirds, the stem running on below the baseline
+        # most writers' beta: round bumps on the upper two thirds, the stem running on below the
+        # baseline
         [
             [
                 (0.3, 1.0),
@@ -479,15 +485,15 @@ def paper(rng, height, width):
     return np.clip(tint[None, None, :] * (light + fibres)[..., None], 0, 1)
 
 
-STYLE = dict(
-    slant=(-0.3, 0.2),
-    rotation=8.0,
-    size=(0.8, 1.1),
-    aspect=(0.8, 1.1),
-    offset=0.08,
-    jitter=0.022,
-    width_range=(0.018, 0.045),
-)
+STYLE = {
+    "slant": (-0.3, 0.2),
+    "rotation": 8.0,
+    "size": (0.8, 1.1),
+    "aspect": (0.8, 1.1),
+    "offset": 0.08,
+    "jitter": 0.022,
+    "width_range": (0.018, 0.045),
+}
 
 
 def pen_coverage(
@@ -538,11 +544,11 @@ def pen_coverage(
             + rng.normal(0, 0.05) * np.linspace(-1, 1, n)
         )
         for (x0, y0), (x1, y1), pr in zip(xy[:-1], xy[1:], pressure):
-            thick = max(1, int(round(width_px * pr)))
+            thick = max(1, round(width_px * pr))
             cv2.line(
                 canvas,
-                (int(round(x0)), int(round(y0))),
-                (int(round(x1)), int(round(y1))),
+                (round(x0), round(y0)),
+                (round(x1), round(y1)),
                 1.0,
                 thick,
                 lineType=cv2.LINE_AA,
@@ -552,7 +558,7 @@ def pen_coverage(
 
 
 def on_paper(coverage, rng, ink=None, noise=0.012):
-    """Ink `coverage` (H, W) laid on photographed paper: RGB uint8, with sensor noise of std `noise`."""
+    """Ink `coverage` (H, W) on photographed paper: RGB uint8, with sensor noise of std `noise`."""
     ink = np.asarray(
         ink
         if ink is not None
@@ -577,7 +583,10 @@ def render(
     noise=0.012,
     **style,
 ):
-    """Draw one glyph by hand on paper (`pen_coverage`, then `on_paper`): RGB uint8 (height, width, 3),
-    dark ink on light paper.  `style` takes pen_coverage's keyword-only arguments."""
+    """Draw one glyph by hand on paper (`pen_coverage`, then `on_paper`).
+
+    Returns RGB uint8 (height, width, 3), dark ink on light paper.  `style` takes pen_coverage's
+    keyword-only arguments.
+    """
     coverage = pen_coverage(strokes, rng, height, width, stroke_width, box, **style)
     return on_paper(coverage, rng, ink, noise)

@@ -14,7 +14,10 @@ lowercase letters with pen strokes (handwriting.pen_coverage: not a typeface).
   PNG), a photo (shaded paper, JPEG) or a note-taking app (ink on a transparent PNG).
   The test writers are other writers (another seed) than the training writers.
 
-Run: python tools/make_greek_letters.py
+    python tools/make_greek_letters.py      # about 10 s on a 2-core laptop CPU
+
+It writes 60 training and 30 test images in the course format, and 648 and 162 in the many-writers
+set (nine letters), the same ones on every run.
 """
 
 import argparse
@@ -24,44 +27,45 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from recognition.paths import ROOT
+from recognition.paths import DATA_DIR, ROOT
 from tools.handwriting import GREEK, GREEK_SHAPES, on_paper, pen_coverage, render
 
 COURSE_SIZE = 128
 COURSE_LETTERS = list(GREEK)
 
 # The course-sized set: a hand is its seed, how far its habitual shapes depart from the skeletons
-# (`habit`, unit box), and its style ranges for handwriting.render.  Pen widths: fractions of the side.
+# (`habit`, unit box), and its style ranges for handwriting.render.  Pen widths: fractions of the
+# side.
 COURSE_HANDS = {
     "train": {
         "seed": 1101,
         "count": 12,
         "habit": 0.02,
-        "style": dict(
-            slant=(-0.3, 0.05),
-            rotation=8.0,
-            size=(0.9, 1.1),
-            aspect=(0.85, 1.1),
-            offset=0.03,
-            jitter=0.022,
-            width_range=(0.06, 0.085),
-            noise=0.006,
-        ),
+        "style": {
+            "slant": (-0.3, 0.05),
+            "rotation": 8.0,
+            "size": (0.9, 1.1),
+            "aspect": (0.85, 1.1),
+            "offset": 0.03,
+            "jitter": 0.022,
+            "width_range": (0.06, 0.085),
+            "noise": 0.006,
+        },
     },
     "test": {
         "seed": 7207,
         "count": 6,
         "habit": 0.028,
-        "style": dict(
-            slant=(-0.1, 0.2),
-            rotation=6.0,
-            size=(0.8, 1.0),
-            aspect=(0.95, 1.2),
-            offset=0.04,
-            jitter=0.026,
-            width_range=(0.045, 0.065),
-            noise=0.006,
-        ),
+        "style": {
+            "slant": (-0.1, 0.2),
+            "rotation": 6.0,
+            "size": (0.8, 1.0),
+            "aspect": (0.95, 1.2),
+            "offset": 0.04,
+            "jitter": 0.026,
+            "width_range": (0.045, 0.065),
+            "noise": 0.006,
+        },
     },
 }
 
@@ -102,7 +106,8 @@ def write_course_hand(out, hand, letters):
 
 
 def new_writer(rng):
-    """A writer's habits: one shape per letter (perturbed once), slant, pen, image side, letter size, medium."""
+    """A writer's habits: one shape per letter (perturbed once), slant, pen, image side, letter
+    size, medium."""
     shapes = {}
     for letter, options in GREEK_SHAPES.items():
         strokes = options[rng.integers(len(options))]
@@ -187,9 +192,9 @@ def main():
     parser.add_argument(
         "--out-dir",
         type=Path,
-        default=ROOT / "data",
+        default=DATA_DIR,
         help="folder to hold greek_train/, greek_test/, greek_hands_train/, greek_hands_test/ "
-        "(default: data/)",
+        f"(default: {DATA_DIR.relative_to(ROOT)}/)",
     )
     parser.add_argument(
         "--letters",
@@ -210,8 +215,8 @@ def main():
         out = fresh(args.out_dir / f"greek_hands_{split}")
         write_writers(out, split, args.letters)
         print(
-            f"wrote {sum(1 for p in out.rglob('*') if p.is_file())} images to {out} ({spec['writers']} writers x "
-            f"{spec['per_writer']} per letter, seed {spec['seed']})"
+            f"wrote {sum(1 for p in out.rglob('*') if p.is_file())} images to {out} "
+            f"({spec['writers']} writers x {spec['per_writer']} per letter, seed {spec['seed']})"
         )
 
 
