@@ -1,24 +1,21 @@
-"""The networks and their checkpoint files: the report's `Net` (Figures 2-3) and `NetTransformer`
-(the current course's transformer task).
+"""The networks: the report's `Net` (Figures 2-3) and `NetTransformer` (the current course's
+transformer task), and how to rebuild either from its checkpoint.
 
-Every task script imports its network from here, so a `model.pth` written by one
-script always loads in another: a checkpoint names its architecture and
-`load_checkpoint` rebuilds either network.  Checkpoints are plain dicts of tensors and
-primitive values, read back with `torch.load(..., weights_only=True)`, which
-refuses pickles that would run code.
+Every task script imports its network from here, so a `model.pth` written by one script always
+loads in another: `save_checkpoint` records the architecture and the constructor's arguments, and
+`load_checkpoint` rebuilds the network from them (or from a bare state_dict's weights alone).
+The file itself, a weights-only dict written atomically, is recognition/checkpoints.py's.
 """
 
 import math
-from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-from recognition import files
+from recognition import checkpoints
 from recognition.errors import CheckpointError, ConfigError, first_line
 
-FORMAT_VERSION = 1
 IMAGE_SIZE = 28
 
 
@@ -46,9 +43,10 @@ class Net(nn.Module):
         return self.forward_maps(x)[0]
 
     def forward_maps(self, x):
-        """(log-probabilities, {'conv1': (B, 10, 24, 24), 'conv2': (B, 20, 8, 8)}): the forward pass with the
-        convolutions' outputs kept.  Activation maps and Grad-CAM read them from here rather than through
-        hooks, which would change the shared module while other threads run it."""
+        """(log-probabilities, {'conv1': (B, 10, 24, 24), 'conv2': (B, 20, 8, 8)}): the forward
+        pass with the convolutions' outputs kept.  Activation maps and Grad-CAM read them from here
+        rather than through hooks, which would change the shared module while other threads run it.
+        """
         c1 = self.conv1(x)  # (B, 1, 28, 28) -> (B, 10, 24, 24)
         x = F.relu(self.pool1(c1))  # -> (B, 10, 12, 12)
         c2 = self.conv2(x)  # -> (B, 20, 8, 8)
@@ -65,12 +63,21 @@ class Net(nn.Module):
             "dropout": self.dropout.p,
         }
 
-    # Where each unit of a map in `forward_maps` looks on the input: (step in pixels, centre of unit 0).
-    # conv2's unit (u, v) sees a 14x14 window (conv1 5x5, pool 2, conv2 5x5) centred on pixel 2u + 6.5.
-    MAP_GEOMETRY = {"conv1": (1, 2.0), "conv2": (2, 6.5)}
-
     def map_geometry(self, name):
-        return self.MAP_GEOMETRY[name]
+        """Where each unit of a map of `forward_maps` looks on the input: (step in pixels, centre of
+        unit 0).  conv2's unit (u, v) sees a 14x14 window (conv1 5x5, pool 2, conv2 5x5) centred on
+        pixel 2u + 6.5."""
+        return {"conv1": (1, 2.0), "conv2": (2, 6.5)}[name]
+
+    @staticmethod
+    def args_from_state_dict(sd):
+        """The constructor's arguments from a bare state_dict (the report's format); the weights
+        do not record the dropout rate, so it is the report's 0.5."""
+        return {
+            "num_classes": int(sd["fc2.weight"].shape[0]),
+            "hidden": int(sd["fc1.weight"].shape[0]),
+            "dropout": 0.5,
+        }
 
 
 def _check_head(num_classes, hidden, dropout):
@@ -84,16 +91,17 @@ def _check_head(num_classes, hidden, dropout):
 class NetTransformer(nn.Module):
     """The digit network with transformer layers (the current course's task), in four parts:
 
-    1. tokens: every `patch` x `patch` patch at `stride` (patches overlap when stride < patch), each through
-       one Linear(patch*patch -> d_model), plus a learned position embedding and dropout;
+    1. tokens: every `patch` x `patch` patch at `stride` (patches overlap when stride < patch), each
+       through one Linear(patch*patch -> d_model), plus a learned position embedding and dropout;
     2. an encoder of `layers` pre-norm layers (`heads` heads, feed-forward `ff`, GELU), batch-first;
-    3. one token from its output: the mean of all tokens (`pool='mean'`) or a CLS token (`pool='cls'`),
-       then LayerNorm;
-    4. the head: fc1 Linear(d_model -> hidden) + ReLU + dropout, fc2 Linear(hidden -> classes), log-softmax.
+    3. one token from its output: the mean of all tokens (`pool='mean'`) or a CLS token
+       (`pool='cls'`), then LayerNorm;
+    4. the head: fc1 Linear(d_model -> hidden) + ReLU + dropout, fc2 Linear(hidden -> classes),
+       log-softmax.
 
     The defaults are the course template's: 4x4 patches at stride 2 = 13 x 13 = 169 tokens of 48.
-    The head's layers have Net's names, fc1 and fc2, so Task 3's transfer (replace fc2, freeze the rest) and
-    the fc1 feature maps treat both networks alike.
+    The head's layers have Net's names, fc1 and fc2, so Task 3's transfer (replace fc2, freeze the
+    rest) and the fc1 feature maps treat both networks alike.
     """
 
     def __init__(
@@ -114,12 +122,9 @@ class NetTransformer(nn.Module):
         _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool)
         _check_head(num_classes, hidden, head_dropout)
         self.patch, self.stride, self.pool, self.heads = patch, stride, pool, heads
-        self.side = (
-            IMAGE_SIZE - patch
-        ) // stride + 1  # tokens per row; a stride that does not divide drops the rest
-        self.patch_embed = nn.Linear(
-            patch * patch, d_model
-        )  # the same linear layer for every patch
+        # Tokens per row; a stride that does not divide the rest of the row drops what is left.
+        self.side = (IMAGE_SIZE - patch) // stride + 1
+        self.patch_embed = nn.Linear(patch * patch, d_model)  # the same layer for every patch
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pool == "cls" else None
         n_tokens = self.side**2 + (pool == "cls")
         self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, d_model) * 0.02)
@@ -127,7 +132,8 @@ class NetTransformer(nn.Module):
         layer = nn.TransformerEncoderLayer(
             d_model, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True
         )
-        # enable_nested_tensor only speeds up padded batches, which images never are (and it refuses pre-norm).
+        # enable_nested_tensor only speeds up padded batches, which images never are (and it
+        # refuses pre-norm).
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.fc1 = nn.Linear(d_model, hidden)
@@ -136,17 +142,15 @@ class NetTransformer(nn.Module):
 
     def embed_patches(self, x):
         """(B, 1, 28, 28) -> (B, side*side, d_model): each patch through the one linear layer."""
-        # Tensor.unfold makes strided views (copied once by reshape): measured 40x faster on a CPU than F.unfold.
-        patches = x.unfold(2, self.patch, self.stride).unfold(
-            3, self.patch, self.stride
-        )  # (B, 1, side, side, p, p)
-        return self.patch_embed(
-            patches.reshape(len(x), self.side**2, self.patch**2)
-        )  # (B, side*side, d_model)
+        # Tensor.unfold makes strided views (copied once by reshape): 40x faster on a CPU than
+        # F.unfold.
+        patches = x.unfold(2, self.patch, self.stride).unfold(3, self.patch, self.stride)
+        # (B, 1, side, side, p, p) -> (B, side*side, p*p) -> (B, side*side, d_model)
+        return self.patch_embed(patches.reshape(len(x), self.side**2, self.patch**2))
 
     def tokens(self, x, embedded=None):
-        """(B, 1, 28, 28) -> (B, tokens, d_model): embedded patches (CLS first with pool='cls') plus positions.
-        `embedded`: `embed_patches(x)` if the caller has it already."""
+        """(B, 1, 28, 28) -> (B, tokens, d_model): embedded patches (CLS first with pool='cls')
+        plus positions.  `embedded`: `embed_patches(x)` if the caller has it already."""
         t = self.embed_patches(x) if embedded is None else embedded
         if self.cls_token is not None:
             t = torch.cat([self.cls_token.expand(len(t), -1, -1), t], dim=1)
@@ -162,10 +166,11 @@ class NetTransformer(nn.Module):
         return self.classify(self.encoder(self.tokens(x)))
 
     def forward_maps(self, x):
-        """(log-probabilities, {'patches', 'encoder'}): token maps (B, d_model, side, side), like Net's
-        convolution outputs: the embedded patches, and the last patch tokens the answer is computed from
-        (the encoder's output; with a CLS token, which alone reaches the head, the last layer's input).
-        The answer is computed from the 'encoder' map itself, so Grad-CAM can take gradients there."""
+        """(log-probabilities, {'patches', 'encoder'}): token maps (B, d_model, side, side), like
+        Net's convolution outputs: the embedded patches, and the last patch tokens the answer is
+        computed from (the encoder's output; with a CLS token, which alone reaches the head, the
+        last layer's input).  The answer is computed from the 'encoder' map itself, so Grad-CAM can
+        take gradients there."""
         embedded = self.embed_patches(x)
         patches = self._as_map(embedded)
         t = self.tokens(x, embedded)
@@ -181,19 +186,19 @@ class NetTransformer(nn.Module):
         return out, {"patches": patches, "encoder": grid}
 
     def _as_map(self, t):
-        return t.transpose(1, 2).reshape(
-            len(t), -1, self.side, self.side
-        )  # (B, side*side, d) -> (B, d, side, side)
+        # (B, side*side, d) -> (B, d, side, side)
+        return t.transpose(1, 2).reshape(len(t), -1, self.side, self.side)
 
     @staticmethod
     def _as_tokens(grid):
         return grid.flatten(2).transpose(1, 2)  # (B, d, side, side) -> (B, side*side, d)
 
     def attention(self, x):
-        """(log-probabilities, [attention weights (B, tokens, tokens), one per layer, averaged over heads]).
+        """(log-probabilities, [attention weights (B, tokens, tokens) per layer, heads averaged]).
 
-        Runs the encoder's layers one by one as nn.TransformerEncoderLayer does in pre-norm form, asking
-        each attention for its weights (the fused forward never makes them).  Eval mode: dropout is off.
+        Runs the encoder's layers one by one as nn.TransformerEncoderLayer does in pre-norm form,
+        asking each attention for its weights (the fused forward never makes them).  Eval mode:
+        dropout is off.
         """
         t, weights = self.tokens(x), []
         for layer in self.encoder.layers:
@@ -224,12 +229,38 @@ class NetTransformer(nn.Module):
         """Token (u, v) looks at the patch whose top-left pixel is (stride*u, stride*v)."""
         return self.stride, (self.patch - 1) / 2
 
+    @staticmethod
+    def args_from_state_dict(sd):
+        """The constructor's arguments from a bare state_dict.
+
+        The weights fix every size but two: the heads (taken as the template's 8, or fewer if
+        d_model needs it) and the stride, taken as the smallest that gives the saved number of
+        tokens.  Dropout rates are not in the weights: the defaults.
+        """
+        d_model, patch_pixels = sd["patch_embed.weight"].shape
+        patch = math.isqrt(patch_pixels)
+        pool = "cls" if "cls_token" in sd else "mean"
+        side = math.isqrt(sd["pos_embed"].shape[1] - (pool == "cls"))
+        stride = next(s for s in range(1, IMAGE_SIZE + 1) if (IMAGE_SIZE - patch) // s + 1 == side)
+        return {
+            "num_classes": int(sd["fc2.weight"].shape[0]),
+            "patch": patch,
+            "stride": stride,
+            "d_model": int(d_model),
+            "heads": math.gcd(8, int(d_model)),
+            "layers": len({k.split(".")[2] for k in sd if k.startswith("encoder.layers.")}),
+            "ff": int(sd["encoder.layers.0.linear1.weight"].shape[0]),
+            "pool": pool,
+            "hidden": int(sd["fc1.weight"].shape[0]),
+        }
+
 
 def _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool):
     """ConfigError, in one line, for transformer settings that cannot build a network."""
     if not 1 <= patch <= IMAGE_SIZE:
         raise ConfigError(
-            f"patch must be 1 to {IMAGE_SIZE} pixels (the image is {IMAGE_SIZE}x{IMAGE_SIZE}), got {patch}"
+            f"patch must be 1 to {IMAGE_SIZE} pixels "
+            f"(the image is {IMAGE_SIZE}x{IMAGE_SIZE}), got {patch}"
         )
     if not 1 <= stride <= IMAGE_SIZE:
         raise ConfigError(f"stride must be 1 to {IMAGE_SIZE} pixels, got {stride}")
@@ -237,7 +268,8 @@ def _check_transformer(patch, stride, d_model, heads, layers, ff, dropout, pool)
         raise ConfigError("d_model, heads, layers and ff must be positive")
     if d_model % heads:
         raise ConfigError(
-            f"d_model ({d_model}) must be divisible by heads ({heads}): each head gets d_model/heads"
+            f"d_model ({d_model}) must be divisible by heads ({heads}): "
+            "each head gets d_model/heads"
         )
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
@@ -260,7 +292,8 @@ def parameter_count(model):
 def layer_table(model):
     """(name, detail, output shape) per layer of a Net or NetTransformer for one 28x28 image.
 
-    What `plots.network_diagram` draws (report Figs 2 and 15).  Net's shapes are found by running it.
+    What `plots.network_diagram` draws (report Figs 2 and 15).  Net's shapes are found by running
+    it.
     """
     if isinstance(model, NetTransformer):
         return _transformer_table(model.config(), model.side)
@@ -278,6 +311,7 @@ def layer_table(model):
     model.train(was_training)
     for h in hooks:
         h.remove()
+    last = list(model.children())[-1]  # the output layer: log-softmax instead of ReLU
     details = {
         "conv": lambda m: f"{m.out_channels} filters {m.kernel_size[0]}x{m.kernel_size[1]}",
         "pool": lambda m: f"max {m.kernel_size}x{m.kernel_size} + ReLU",
@@ -286,7 +320,6 @@ def layer_table(model):
             f"{m.in_features} -> {m.out_features}" + (" + ReLU" if m is not last else "")
         ),
     }
-    last = list(model.children())[-1]  # the output layer: log-softmax instead of ReLU
     layers = [("input", "grey image", (1, 28, 28))]
     for name, module in model.named_children():
         detail = next(
@@ -326,110 +359,27 @@ def _transformer_table(c, side):
 
 
 def save_checkpoint(model, path, class_names=None, **extra):
-    """Write the weights, the architecture and everything needed to rebuild `model` to `path`.
-
-    Written atomically (files.atomic_path): an interrupted save leaves any previous file intact.
-    """
-    state = {
-        "format": FORMAT_VERSION,
-        "arch": architecture(model),
-        "model_args": model.config(),
-        "class_names": list(class_names) if class_names is not None else None,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        **extra,
-    }
-    with files.atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
-
-
-def _net_args(sd):
-    """Net's constructor arguments from a bare state_dict (the report's format)."""
-    hidden = sd["fc1.weight"].shape[0]
-    return {"num_classes": int(sd["fc2.weight"].shape[0]), "hidden": int(hidden), "dropout": 0.5}
-
-
-def _transformer_args(sd):
-    """NetTransformer's constructor arguments from a bare state_dict.
-
-    The weights fix every size but two: the heads (taken as the template's 8, or fewer if d_model
-    needs it) and the stride, taken as the smallest that gives the saved number of tokens.
-    """
-    d_model, patch_pixels = sd["patch_embed.weight"].shape
-    patch = math.isqrt(patch_pixels)
-    pool = "cls" if "cls_token" in sd else "mean"
-    side = math.isqrt(sd["pos_embed"].shape[1] - (pool == "cls"))
-    stride = next(s for s in range(1, IMAGE_SIZE + 1) if (IMAGE_SIZE - patch) // s + 1 == side)
-    layers = len({k.split(".")[2] for k in sd if k.startswith("encoder.layers.")})
-    return {
-        "num_classes": int(sd["fc2.weight"].shape[0]),
-        "patch": patch,
-        "stride": stride,
-        "d_model": int(d_model),
-        "heads": math.gcd(8, int(d_model)),
-        "layers": layers,
-        "ff": int(sd["encoder.layers.0.linear1.weight"].shape[0]),
-        "pool": pool,
-        "hidden": int(sd["fc1.weight"].shape[0]),
-    }
-
-
-def _args_from_state_dict(sd):
-    """(architecture, constructor arguments) inferred from a bare state_dict."""
-    try:
-        if "patch_embed.weight" in sd:
-            return "transformer", _transformer_args(sd)
-        return "cnn", _net_args(sd)
-    except (KeyError, AttributeError, ValueError, TypeError, StopIteration) as e:
-        raise CheckpointError("it holds no weights of models.Net or models.NetTransformer") from e
-
-
-def _read(path):
-    """The checkpoint dict at `path` (a bare state_dict is wrapped as format 0), or CheckpointError."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refused, truncated file, not a zip, ...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"{path} is not a readable weights-only checkpoint ({reason[:120]})"
-        ) from e
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path} is not a checkpoint (it holds a {type(ckpt).__name__})")
-    if "state_dict" not in ckpt:  # a bare state_dict
-        ckpt = {
-            "format": 0,
-            "arch": None,
-            "model_args": None,
-            "class_names": None,
-            "state_dict": ckpt,
-        }
-    return ckpt
+    """Write `model`'s weights to `path` with its architecture and constructor's arguments, the
+    class names and `extra` (epochs, task, ...): all that `load_checkpoint` needs to rebuild it."""
+    return checkpoints.write(
+        path, architecture(model), model.config(), model.state_dict(), class_names, **extra
+    )
 
 
 def load_checkpoint(path, num_classes=None, map_location="cpu", made_by="task1_train_mnist.py"):
-    """Rebuild the network saved at `path`, Net or NetTransformer; return (model in eval mode, checkpoint dict).
+    """Rebuild the Net or NetTransformer saved at `path`: (model in eval mode, checkpoint dict).
 
-    Accepts the dict written by `save_checkpoint` and a bare state_dict as the
-    report's `torch.save(network.state_dict(), ...)` wrote.  Raises CheckpointError
-    with a one-line reason for a missing file (saying to run `made_by`), a file that is not a checkpoint,
-    another architecture, or a class count other than `num_classes`.
-    The returned dict's 'arch' is 'cnn' or 'transformer', also for checkpoints written before it was recorded.
+    Reads what `save_checkpoint` writes, and a bare state_dict as the report's
+    `torch.save(network.state_dict(), ...)` wrote it; the returned dict's 'arch' and 'model_args'
+    say what was built either way.  CheckpointError, in one line, for a missing file (saying to run
+    `made_by`), a file that is not a checkpoint, another architecture, or a class count other than
+    `num_classes`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"no model at {path}: run `python {made_by}` first, or pass --model FILE"
-        )
-    ckpt = _read(path)
+    ckpt = checkpoints.read(path, made_by)
     sd = ckpt["state_dict"]
-    try:
-        arch, args = (
-            (ckpt.get("arch") or "cnn", ckpt["model_args"])
-            if ckpt.get("model_args")
-            else _args_from_state_dict(sd)
-        )
-    except CheckpointError as e:
-        raise CheckpointError(f"{path}: {e}") from None
+    arch, args = ckpt["arch"], ckpt["model_args"]
+    if arch is None:
+        arch, args = _infer_from_weights(path, sd)
     if arch not in ARCHITECTURES:
         raise CheckpointError(
             f"{path} holds a {arch!r} network; this version knows {', '.join(ARCHITECTURES)}"
@@ -454,3 +404,14 @@ def load_checkpoint(path, num_classes=None, map_location="cpu", made_by="task1_t
     model.to(map_location).eval()
     ckpt.update(arch=arch, model_args=args)
     return model, ckpt
+
+
+def _infer_from_weights(path, sd):
+    """(architecture, constructor's arguments) of a bare state_dict, told apart by their layers."""
+    arch = "transformer" if "patch_embed.weight" in sd else "cnn"
+    try:
+        return arch, ARCHITECTURES[arch].args_from_state_dict(sd)
+    except (KeyError, AttributeError, ValueError, TypeError, StopIteration) as e:
+        raise CheckpointError(
+            f"{path}: it holds no weights of models.Net or models.NetTransformer"
+        ) from e

@@ -1,7 +1,9 @@
-"""The live demo's models, and what a network sees and thinks of one image; the HTTP side is demo.py.
+"""The live demo's models, and what a network sees and thinks of one image; the HTTP side is
+demo.py.
 
-* `find_models`: the saved models under outputs/*/model.pth (and --model FILE), Net or NetTransformer,
-  each with an id, the class names its checkpoint carries and the preprocessing it was trained for.
+* `find_models`: the saved models under outputs/*/model.pth (and --model FILE), Net or
+  NetTransformer, each with an id, the class names its checkpoint carries and the preprocessing it
+  was trained for.
 * `analyse`: image bytes -> everything the page shows: the 28x28 input as the network sees it,
   the class probabilities, the network's own maps (`forward_maps`: Net's conv1 and conv2 outputs,
   the transformer's patch embeddings and encoder tokens) and a Grad-CAM map, as a JSON-ready dict.
@@ -14,9 +16,9 @@ import base64
 import io
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -27,26 +29,24 @@ from recognition import classify, datasets, gradcam, letters
 from recognition.errors import DataError, UserError, first_line
 from recognition.paths import MODEL_NAME, OUT_DIR
 
-# Below this top probability the page says "not sure": the other classes together are then at least as likely.
+# Below this top probability the page says "not sure": the other classes together are then at
+# least as likely.
 NOT_SURE = 0.5
-# Refuse images with more pixels than this before decoding them: a small compressed file can hold a huge
-# blank image that would take seconds and gigabytes to decode.  A 48-megapixel phone photo fits.
+# Refuse images with more pixels than this before decoding them: a small compressed file can hold a
+# huge blank image that would take seconds and gigabytes to decode.  A 48-megapixel photo fits.
 MAX_PIXELS = 64_000_000
-DECIMALS = (
-    3  # of the small arrays sent as JSON numbers: the input and Grad-CAM are drawn in 8-bit grey
-)
-# Channels of one map sent to the page: all of Net's (10, 20), of Task 1's transformer (64) and the template's (48).
+# Of the small arrays sent as JSON numbers: the input and Grad-CAM are drawn in 8-bit grey.
+DECIMALS = 3
+# Channels of one map sent to the page: all of Net's (10, 20), of Task 1's transformer (64) and of
+# the template's (48).
 MAX_CHANNELS = 64
-
-
-class UnknownModel(UserError):
-    """A request named a model the server does not hold."""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One servable model: `id` is what the API and the page call it; `kind` is 'digit' or 'letter';
-    `arch` 'cnn' or 'transformer'; `map_titles` what the page calls each map of `forward_maps`."""
+    """One servable model: `id` is what the API and the page call it; `kind` is 'digit' or
+    'letter'; `arch` 'cnn' or 'transformer'; `map_titles` what the page calls each map of
+    `forward_maps`."""
 
     id: str
     path: Path
@@ -68,8 +68,9 @@ class Entry:
 
 
 def load_entry(model_id, path):
-    """Load the checkpoint at `path` for serving: eval mode, parameters frozen (CheckpointError if unusable)."""
-    model, ckpt = load_checkpoint(path, made_by="task1_train_mnist.py")
+    """Load the checkpoint at `path` for serving: eval mode, parameters frozen (CheckpointError if
+    unusable)."""
+    model, ckpt = load_checkpoint(path)
     model.requires_grad_(False)  # no request can accumulate gradients into the shared weights
     names = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     kind = input_kind(ckpt, names)
@@ -93,7 +94,8 @@ def map_titles(model):
 
 
 def map_title(model, name, shape):
-    """How the page heads a map: 'conv1: 10 filters, 24×24 outputs'; for the transformer, what its tokens are."""
+    """How the page heads a map: 'conv1: 10 filters, 24×24 outputs'; for the transformer, what its
+    tokens are."""
     channels, height, width = shape
     if isinstance(model, NetTransformer) and name == "patches":
         title = (
@@ -101,7 +103,8 @@ def map_title(model, name, shape):
             f"on their {height}×{width} grid"
         )
     elif isinstance(model, NetTransformer) and name == "encoder":
-        # With a CLS token only that token reaches the head, so forward_maps gives the last layer's input.
+        # With a CLS token only that token reaches the head, so forward_maps gives the last layer's
+        # input.
         where = "the last layer's input" if model.pool == "cls" else "its output"
         title = f"encoder, {where}: {channels} channels per token, on the same grid"
     elif name.startswith("conv"):
@@ -116,21 +119,23 @@ def map_title(model, name, shape):
 def input_kind(ckpt, names):
     """'letter' for a network trained on Greek letters, else 'digit'.
 
-    Task 3 tags its checkpoints; a bare state_dict is a digit network if it has the ten digit classes.
+    Task 3 tags its checkpoints; a bare state_dict is a digit network if it has the ten digit
+    classes.
     """
     return "letter" if ckpt.get("task") == "task3" or list(names) != classify.DIGITS else "digit"
 
 
 def input_function(ckpt, kind):
-    """The preprocessing the network was trained with: Task 1 part G's photo pipeline for digits; for
-    letters, the pipeline its checkpoint names (Task 3 saves it; earlier Greek models used the course's)."""
+    """The preprocessing the network was trained with: Task 1 part G's photo pipeline for digits;
+    for letters, the pipeline its checkpoint names (Task 3 saves it), or the course's GreekTransform
+    for a bare state_dict, which records none."""
     if kind == "digit":
         return classify.photo_input
     return letters.input_function(ckpt.get("pipeline", "course"))
 
 
-def _model_id(path, models_dir, taken):
-    """outputs/task1/model.pth -> 'task1'; another file -> its folder's or its own name; unique among `taken`."""
+def _model_id(path, taken):
+    """outputs/task1/model.pth -> 'task1'; another file -> its own name; unique among `taken`."""
     path = Path(path)
     base = path.parent.name if path.name == MODEL_NAME else path.stem
     model_id, n = base or "model", 2
@@ -140,20 +145,21 @@ def _model_id(path, models_dir, taken):
 
 
 def find_models(models_dir=OUT_DIR, model_file=None):
-    """(entries by id, default id): every loadable DIR/*/model.pth, plus `model_file`, which is the default.
+    """(entries by id, default id): every loadable DIR/*/model.pth, plus `model_file`, which is
+    the default.
 
     A file under DIR that does not load (another architecture, a half-copied file) is skipped with a
     warning; `model_file` that does not load is an error, as is finding no model at all.
     """
     entries, default = {}, None
     if model_file is not None:
-        entry = load_entry(_model_id(model_file, models_dir, entries), model_file)
+        entry = load_entry(_model_id(model_file, entries), model_file)
         entries[entry.id], default = entry, entry.id
     for path in sorted(Path(models_dir).glob(f"*/{MODEL_NAME}")):
         if model_file is not None and path.resolve() == Path(model_file).resolve():
             continue
         try:
-            entry = load_entry(_model_id(path, models_dir, entries), path)
+            entry = load_entry(_model_id(path, entries), path)
         except UserError as e:
             warnings.warn(f"skipping {path}: {e}")
             continue
@@ -167,7 +173,8 @@ def find_models(models_dir=OUT_DIR, model_file=None):
 
 
 def check_image(data):
-    """DataError unless `data` is an image PIL can read, of at most MAX_PIXELS (only its header is read)."""
+    """DataError unless `data` is an image PIL can read, of at most MAX_PIXELS (only its header is
+    read)."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
@@ -186,18 +193,21 @@ def _rounded(t):
 
 
 def _packed(t):
-    """A float tensor as base64 of its little-endian float32 bytes in C order: a tenth of the time of JSON numbers."""
+    """A float tensor as base64 of its little-endian float32 bytes in C order: a tenth of the time
+    of JSON numbers."""
     return base64.b64encode(np.ascontiguousarray(t, dtype="<f4").tobytes()).decode("ascii")
 
 
 def analyse(entry, data):
-    """Image bytes -> what `entry`'s network sees and thinks, as a JSON-ready dict (DataError for a bad image).
+    """Image bytes -> what `entry`'s network sees and thinks, as a JSON-ready dict (DataError for
+    a bad image).
 
     input: 28x28 in [0, 1], white ink on black, as the network sees it; probabilities per class;
-    maps: each map of `forward_maps` (Net: conv1 (10, 24, 24), conv2 (20, 8, 8), the raw convolution
-    outputs; NetTransformer: patches and encoder (d_model, side, side), its tokens on their grid), at most
-    MAX_CHANNELS channels each, as {name, title, shape, data: `_packed`}; gradcam: 28x28 in [0, 1] for the
-    predicted class; not_sure when the top probability is below NOT_SURE.
+    maps: each map of `forward_maps` (Net: conv1 (10, 24, 24), conv2 (20, 8, 8), the raw
+    convolution outputs; NetTransformer: patches and encoder (d_model, side, side), its tokens on
+    their grid), at most MAX_CHANNELS channels each, as {name, title, shape, data: `_packed`};
+    gradcam: 28x28 in [0, 1] for the predicted class; not_sure when the top probability is below
+    NOT_SURE.
     """
     t0 = time.perf_counter()
     check_image(data)

@@ -3,11 +3,14 @@ run as the real server in a subprocess: status codes, JSON content, concurrent r
 The page itself is tested in a real browser in test_demo_browser.py."""
 
 import base64
+import http.client
 import io
+import json
 import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
 
 import numpy as np
 import pytest
@@ -19,9 +22,10 @@ import demo
 from models import Net, NetTransformer
 from recognition import classify, datasets, demo_models, gradcam, letters
 from recognition.errors import DataError
-from recognition.paths import ROOT
+from recognition.paths import OUT_DIR, ROOT
 
-pytestmark = pytest.mark.slow  # a real server, browser or cluster: seconds per test
+# A real server in a subprocess: seconds per test (demo_models' own tests, in process, are quick).
+slow = pytest.mark.slow
 
 
 def drawing(points, size=280, width=18):
@@ -35,12 +39,9 @@ def drawing(points, size=280, width=18):
 
 SEVEN = drawing([(90, 60), (190, 60), (120, 225)])
 ONE = drawing([(140, 50), (138, 230)])
-MODELS = {
-    "task1": DIGITS,
-    "task1_transformer": DIGITS,
-    "task3": GREEK,
-}  # the demo_models_dir fixture's
-# The maps each model's answer carries: (name, shape); the transformer's are its 16 channels on an 8x8 token grid.
+MODELS = {"task1": DIGITS, "task1_transformer": DIGITS, "task3": GREEK}  # demo_models_dir's
+# The maps each model's answer carries: (name, shape); the transformer's are its 16 channels on an
+# 8x8 token grid.
 MAPS = {
     "task1": [("conv1", [10, 24, 24]), ("conv2", [20, 8, 8])],
     "task1_transformer": [("patches", [16, 8, 8]), ("encoder", [16, 8, 8])],
@@ -111,24 +112,22 @@ def test_analyse_uses_each_models_own_pipeline(demo_models_dir):
     with pytest.warns(UserWarning):
         entries, _ = demo_models.find_models(demo_models_dir)
     digit = demo_models.analyse(entries["task1"], SEVEN)
-    want = datasets.denormalize(classify.photo_input(io.BytesIO(SEVEN))[None])[
-        0
-    ]  # Task 1 part G's pipeline
+    # Task 1 part G's pipeline
+    want = datasets.denormalize(classify.photo_input(io.BytesIO(SEVEN))[None])[0]
     assert np.abs(np.array(digit["input"]) - want).max() <= 1e-3
     letter = demo_models.analyse(entries["task3"], SEVEN)
     want = datasets.denormalize(letters.input_function("course")(io.BytesIO(SEVEN))[None])[0]
     assert np.abs(np.array(letter["input"]) - want).max() <= 1e-3
-    assert (
-        np.abs(np.array(letter["input"]) - np.array(digit["input"])).max() > 0.5
-    )  # the two pipelines differ
+    # The two pipelines differ, so the checks above can tell them apart.
+    assert np.abs(np.array(letter["input"]) - np.array(digit["input"])).max() > 0.5
     transformer = demo_models.analyse(entries["task1_transformer"], SEVEN)
-    assert (
-        transformer["input"] == digit["input"]
-    )  # a digit network: Task 1 part G's pipeline, whatever its kind
+    # A digit network: Task 1 part G's pipeline, whatever its architecture.
+    assert transformer["input"] == digit["input"]
 
 
 def test_analyse_sends_each_networks_own_maps(demo_models_dir):
-    """The maps are forward_maps' own values, of either network, and say which network's they are."""
+    """The maps are forward_maps' own values, of either network, and say which network's they
+    are."""
     with pytest.warns(UserWarning):
         entries, _ = demo_models.find_models(demo_models_dir)
     x = classify.photo_input(io.BytesIO(SEVEN))[None]
@@ -161,6 +160,7 @@ def test_map_titles_say_what_is_left_out():
 # ---------------------------------------------------------------- the API, over HTTP
 
 
+@slow
 def test_models_are_listed(server):
     status, answer = call(server[0], "api/models")
     assert status == 200 and answer["default"] == "task1"
@@ -173,6 +173,7 @@ def test_models_are_listed(server):
     assert answer["max_bytes"] == demo.MAX_BODY
 
 
+@slow
 @pytest.mark.parametrize("model_id", sorted(MODELS))
 def test_predict_answers_what_the_network_sees_and_thinks(server, model_id):
     classes = MODELS[model_id]
@@ -184,20 +185,18 @@ def test_predict_answers_what_the_network_sees_and_thinks(server, model_id):
     assert p.shape == (len(classes),) and abs(p.sum() - 1) < 0.01
     assert a["prediction"] == classes[int(p.argmax())] and a["top_probability"] == p.max()
     assert a["not_sure"] == (p.max() < demo_models.NOT_SURE)
-    assert (
-        np.array(a["input"]).shape == (28, 28) and np.array(a["input"]).max() > 0.5
-    )  # the ink is there
+    assert np.array(a["input"]).shape == (28, 28) and np.array(a["input"]).max() > 0.5  # ink
     assert [(m["name"], m["shape"]) for m in a["maps"]] == MAPS[model_id]
-    assert all(
-        unpacked(m).std() > 0 and m["title"] for m in a["maps"]
-    )  # the values are there, and a heading
+    # The values are there, and a heading.
+    assert all(unpacked(m).std() > 0 and m["title"] for m in a["maps"])
     cam = np.array(a["gradcam"])
     assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1
     assert a["analyse_ms"] > 0
 
 
-def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server, tmp_path):
-    url, proc = server
+@slow
+def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server):
+    url = server[0]
     blank = io.BytesIO()
     Image.new("L", (300, 300), 255).save(blank, "PNG")
     huge = io.BytesIO()
@@ -221,8 +220,10 @@ def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server, t
     assert call(url, "api/predict", SEVEN)[0] == 200  # still serving; no model named: the default
 
 
+@slow
 def test_concurrent_requests_get_their_own_answers(server):
-    """8 threads, two drawings, three models (Net and transformer): each answer equals the one a lone request gets."""
+    """8 threads, two drawings, three models (Net and transformer): each answer equals the one a
+    lone request gets."""
     url = server[0]
     jobs = [(m, img) for m in MODELS for img in (SEVEN, ONE)]
     alone = {(m, img): call(url, f"api/predict?model={m}", img)[1] for m, img in jobs}
@@ -244,22 +245,22 @@ def test_concurrent_requests_get_their_own_answers(server):
     for t in threads:
         t.join()
     assert not failures
-    assert (
-        alone[("task1", SEVEN)]["input"] != alone[("task1", ONE)]["input"]
-    )  # the check can tell them apart
+    # The check can tell them apart.
+    assert alone[("task1", SEVEN)]["input"] != alone[("task1", ONE)]["input"]
 
 
+@slow
 def test_ctrl_c_stops_the_server_cleanly(demo_models_dir):
     proc, url = start_server(demo_models_dir)
     assert call(url, "api/models")[0] == 200
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "stopped" in out
-    assert (
-        "Traceback" not in err and "skipping" in err
-    )  # the broken model was named in one warning line
+    # The broken model was named in one warning line.
+    assert "Traceback" not in err and "skipping" in err
 
 
+@slow
 @pytest.mark.parametrize(
     "flags, words",
     [
@@ -283,5 +284,41 @@ def test_what_cannot_be_served_is_one_line(tmp_path, flags, words):
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert done.returncode == 2 and done.stderr.startswith(words) and "Traceback" not in done.stderr
+
+
+def raw_post(url, headers):
+    """(status, JSON answer) of a POST to /api/predict with exactly `headers`: http.client adds a
+    Content-Length of its own unless the request is put together by hand."""
+    host, port = urllib.parse.urlsplit(url)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest("POST", "/api/predict")
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+@slow
+def test_a_body_without_a_usable_length_is_refused_in_one_line(server):
+    status, answer = raw_post(server[0], {"Content-Type": "image/png"})
+    assert (status, answer["status"]) == (411, 411) and "Content-Length" in answer["error"]
+    status, answer = raw_post(server[0], {"Content-Length": "-5"})
+    assert (status, answer["error"]) == (400, "negative Content-Length")
+    assert call(server[0], "api/predict", SEVEN)[0] == 200  # and the server goes on
+
+
+def test_the_flags_defaults_are_the_ones_help_names(capsys):
+    args = demo.parse_args([])
+    assert (args.host, args.port, args.models_dir, args.model) == ("127.0.0.1", 8000, OUT_DIR, None)
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps the help's lines
+    for words in ("(default: 127.0.0.1)", "(default: 8000)", "(default: outputs/)"):
+        assert words in shown

@@ -1,12 +1,14 @@
 """The demo's page in a real browser: headless Chromium driven through chromedriver by selenium.
 
-Draws a digit stroke by stroke with pointer events, reads the prediction the page shows and checks it
-against the API, undoes a stroke, switches the model (to the Greek Net and to the transformer, whose own
-maps the page then shows), uploads an oversized file, and writes a screenshot to outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is
-missing (CI's .ci/run installs them).  The models are made by the tests (conftest.demo_models_dir).
+Draws a digit stroke by stroke with pointer events, reads the prediction the page shows and checks
+it against the API, undoes a stroke, switches the model (to the Greek Net and to the transformer,
+whose own maps the page then shows), uploads an oversized file, and writes a screenshot to
+outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is missing (CI's
+.ci/run installs them).  The models are made by the tests (conftest.demo_models_dir).
 """
 
 import base64
+import itertools
 import os
 import shutil
 import signal
@@ -19,11 +21,11 @@ from recognition.paths import DATA_DIR, OUT_DIR
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (requirements.txt)"
 )
-from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
-from selenium.webdriver.common.actions.interaction import POINTER_MOUSE, POINTER_PEN  # noqa: E402
-from selenium.webdriver.common.actions.pointer_input import PointerInput  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.actions.interaction import POINTER_MOUSE, POINTER_PEN
+from selenium.webdriver.common.actions.pointer_input import PointerInput
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -34,7 +36,8 @@ pytestmark = [
         reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)",
     ),
 ]
-# Without these Chromium tries to reach Google's hosts (updates, sync, field trials), which is refused here.
+# Without these Chromium tries to reach Google's hosts (updates, sync, field trials), which is
+# refused here.
 QUIET_FLAGS = [
     "--headless=new",
     "--no-sandbox",
@@ -56,9 +59,7 @@ SEVEN = [[(80, 60), (140, 58), (200, 60)], [(200, 60), (165, 140), (130, 230)]]
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    os.environ.setdefault(
-        "SE_OFFLINE", "true"
-    )  # selenium must not look for drivers on the internet
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for drivers online
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in QUIET_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
@@ -92,7 +93,8 @@ def answers(driver):
 
 
 def draw_stroke(driver, points, kind=POINTER_MOUSE):
-    """One stroke with pointer events: down at the first point, moves through the rest, up; waits for the answer."""
+    """One stroke with pointer events: down at the first point, moves through the rest, up; waits
+    for the answer."""
     before = answers(driver)
     pad = driver.find_element(By.ID, "pad")
     actions = ActionBuilder(driver, mouse=PointerInput(kind, kind))
@@ -100,7 +102,7 @@ def draw_stroke(driver, points, kind=POINTER_MOUSE):
     actions.pointer_action.move_to_location(
         int(left + points[0][0]), int(top + points[0][1])
     ).pointer_down()
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         for t in (0.25, 0.5, 0.75, 1.0):  # several samples per segment, as a hand gives
             actions.pointer_action.move_to_location(
                 int(left + x0 + t * (x1 - x0)), int(top + y0 + t * (y1 - y0))
@@ -133,8 +135,8 @@ def ink_in(driver, canvas_id):
     """Sum of the red channel over a canvas: 0 for a black (empty) input view."""
     return driver.execute_script(
         f"const c = document.getElementById('{canvas_id}');"
-        "return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 == 0)"
-        ".reduce((a, b) => a + b, 0);"
+        "return c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
+        ".filter((v, i) => i % 4 == 0).reduce((a, b) => a + b, 0);"
     )
 
 
@@ -155,9 +157,8 @@ def test_drawing_shows_what_the_api_answers(page):
     draw_stroke(driver, SEVEN[1], POINTER_PEN)  # a pen's pointer events draw too
     assert driver.find_element(By.ID, "strokes").text == "2 strokes"
     prediction, verdict, bars = shown(driver)
-    status, api = call(
-        url, "api/predict?model=task1", pad_png(driver)
-    )  # the same pad, asked directly
+    # The same pad, asked directly.
+    status, api = call(url, "api/predict?model=task1", pad_png(driver))
     assert status == 200 and prediction == api["prediction"]
     assert bars == pytest.approx(api["probabilities"], abs=0.001)
     assert (verdict.startswith("not sure")) == api["not_sure"]
@@ -192,9 +193,8 @@ def test_undo_and_model_switch(page):
         and prediction == api["prediction"]
         and bars == pytest.approx(api["probabilities"], abs=0.001)
     )
-    assert maps_shown(driver) == {
-        m["title"]: m["shape"][0] for m in api["maps"]
-    }  # its own maps, by their titles
+    # Its own maps, by their titles.
+    assert maps_shown(driver) == {m["title"]: m["shape"][0] for m in api["maps"]}
     assert [m["name"] for m in api["maps"]] == ["patches", "encoder"]
     assert ink_in(driver, "gradcam") > 0
 
@@ -208,15 +208,14 @@ def test_a_photo_upload_is_predicted_and_shown_on_the_pad(page):
         driver,
         lambda d: d.find_element(By.ID, "strokes").text == "0 strokes" and answers(d) > before,
     )
-    status, api = call(
-        url, "api/predict?model=task1", (DIGITS_DIR / "7.png").read_bytes()
-    )  # the file itself
+    # The file itself.
+    status, api = call(url, "api/predict?model=task1", (DIGITS_DIR / "7.png").read_bytes())
     assert status == 200 and shown(driver)[0] == api["prediction"]
     assert ink_in(driver, "input") > 0
 
 
 def test_oversized_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
-    url, driver = page
+    _, driver = page
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(6 * 1024 * 1024))
     driver.find_element(By.ID, "upload").send_keys(str(big))

@@ -1,4 +1,4 @@
-"""models.Net and its checkpoints."""
+"""models.Net and its checkpoints (models.py, recognition/checkpoints.py)."""
 
 import os
 import pickle
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from models import CheckpointError, Net, load_checkpoint, save_checkpoint
+from recognition import checkpoints
 
 FIGURE_3 = """Net(
   (conv1): Conv2d(1, 10, kernel_size=(5, 5), stride=(1, 1))
@@ -54,13 +55,32 @@ def test_round_trip_keeps_weights_and_config(tmp_path):
         assert torch.equal(a, b), k
 
 
+def test_the_file_is_the_documented_weights_only_dict(tmp_path):
+    """Another program can read the file with torch alone, and finds what rebuilds the network."""
+    save_checkpoint(Net(hidden=30), tmp_path / "m.pth", class_names=list("0123456789"), task="x")
+    raw = torch.load(tmp_path / "m.pth", weights_only=True)
+    assert raw["format"] == checkpoints.FORMAT_VERSION and raw["arch"] == "cnn"
+    assert raw["model_args"] == {"num_classes": 10, "hidden": 30, "dropout": 0.5}
+    assert raw["class_names"] == list("0123456789") and raw["task"] == "x"
+    assert raw["state_dict"]["fc1.weight"].shape == (30, 320)
+
+
 def test_bare_state_dict_as_the_report_saved_it(tmp_path):
-    net = Net()
+    """The sizes come from the weights alone: 3 classes and 20 hidden units, not the defaults."""
+    net = Net(num_classes=3, hidden=20)
     torch.save(net.state_dict(), tmp_path / "model.pth")
     loaded, ckpt = load_checkpoint(tmp_path / "model.pth")
-    assert ckpt["model_args"]["num_classes"] == 10
+    assert ckpt["arch"] == "cnn" and ckpt["class_names"] is None
+    assert ckpt["model_args"] == {"num_classes": 3, "hidden": 20, "dropout": 0.5}
     x = torch.randn(3, 1, 28, 28)
     assert torch.equal(loaded(x), net.eval()(x))
+
+
+def test_a_dict_without_what_rebuilds_the_network_says_to_train_again(tmp_path):
+    sd = Net().state_dict()
+    torch.save({"format": 1, "model_args": Net().config(), "state_dict": sd}, tmp_path / "m.pth")
+    with pytest.raises(CheckpointError, match="lacks 'arch'.*run `python task3_greek.py` again"):
+        load_checkpoint(tmp_path / "m.pth", made_by="task3_greek.py")
 
 
 def test_interrupted_save_leaves_previous_file(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-// Draw a digit: the page's side of demo.py. Strokes are kept as point lists so that "undo" can redraw
-// the rest; after each stroke the pad (or an uploaded photo, as sent) goes to POST /api/predict.
+// Draw a digit: the page's side of demo.py. Strokes are kept as point lists so that "undo" can
+// redraw the rest; after each stroke the pad (or an uploaded photo, as sent) goes to
+// POST /api/predict.
 "use strict";
 
 const PEN_WIDTH = 18;        // pad pixels: on the 280-pixel pad about MNIST's stroke at 28 pixels
@@ -16,7 +17,10 @@ let sent = 0;                // requests sent; answers to older ones are dropped
 
 function padPoint(event) {
   const r = pad.getBoundingClientRect();
-  return { x: (event.clientX - r.left) * pad.width / r.width, y: (event.clientY - r.top) * pad.height / r.height };
+  return {
+    x: (event.clientX - r.left) * pad.width / r.width,
+    y: (event.clientY - r.top) * pad.height / r.height,
+  };
 }
 
 function redraw() {
@@ -65,16 +69,27 @@ $("undo").addEventListener("click", () => { strokes.pop(); redraw(); predict(); 
 $("clear").addEventListener("click", () => { strokes = []; photo = null; redraw(); predict(); });
 $("model").addEventListener("change", () => { showHint(); predict(); });
 
-// ---- photos: chosen or dropped; sent as the file itself, so the server's photo pipeline sees every pixel
-$("upload").addEventListener("change", (e) => { if (e.target.files[0]) usePhoto(e.target.files[0]); e.target.value = ""; });
+// ---- photos: chosen or dropped; sent as the file itself, so the server's photo pipeline sees
+// every pixel
+$("upload").addEventListener("change", (e) => {
+  if (e.target.files[0]) usePhoto(e.target.files[0]);
+  e.target.value = "";
+});
 pad.addEventListener("dragover", (e) => e.preventDefault());
-pad.addEventListener("drop", (e) => { e.preventDefault(); if (e.dataTransfer.files[0]) usePhoto(e.dataTransfer.files[0]); });
+pad.addEventListener("drop", (e) => {
+  e.preventDefault();
+  if (e.dataTransfer.files[0]) usePhoto(e.dataTransfer.files[0]);
+});
 
 async function usePhoto(file) {
   const answer = await send(file);
   if (!answer) return;  // refused: the error is shown and the pad keeps what it had
   let bitmap = null;
-  try { bitmap = await createImageBitmap(file); } catch (err) { /* a format the browser cannot show */ }
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch (err) {
+    // a format the browser cannot show: predicted all the same, not drawn on the pad
+  }
   photo = bitmap ? { file, bitmap } : null;
   strokes = [];
   redraw();
@@ -112,14 +127,20 @@ async function send(body) {
   document.body.dataset.state = "busy";
   let response, answer;
   try {
-    response = await fetch(`api/predict?model=${encodeURIComponent($("model").value)}`, { method: "POST", body });
+    const url = `api/predict?model=${encodeURIComponent($("model").value)}`;
+    response = await fetch(url, { method: "POST", body });
     answer = await response.json();
   } catch (err) {
-    if (mine === sent) showError(`no answer from the server (${err.message}); is demo.py still running?`);
+    if (mine === sent) {
+      showError(`no answer from the server (${err.message}); is demo.py still running?`);
+    }
     return null;
   }
   if (mine !== sent) return null;  // a newer drawing is on its way
-  if (!response.ok) { showError(`${answer.error || response.statusText} (HTTP ${response.status})`); return null; }
+  if (!response.ok) {
+    showError(`${answer.error || response.statusText} (HTTP ${response.status})`);
+    return null;
+  }
   showError("");
   show(answer);
   document.body.dataset.answers = String(Number(document.body.dataset.answers || 0) + 1);
@@ -129,7 +150,8 @@ async function send(body) {
 // ---- what it sees and thinks
 function show(a) {
   $("prediction").textContent = a.prediction;
-  $("verdict").textContent = a.not_sure ? `not sure (${Math.round(100 * a.top_probability)} %)` : "";
+  const sure = Math.round(100 * a.top_probability);
+  $("verdict").textContent = a.not_sure ? `not sure (${sure} %)` : "";
   const bars = $("bars");
   bars.replaceChildren();
   const top = a.probabilities.indexOf(Math.max(...a.probabilities));
@@ -170,7 +192,8 @@ function heat(v, m) {
   return [Math.round(g + 255 * m * 0.9), Math.round(g + 200 * m * m), Math.round(g)];
 }
 
-// A map as the API sends it: base64 of little-endian float32 values, shape [channels, height, width].
+// A map as the API sends it: base64 of little-endian float32 values, shape [channels, height,
+// width].
 // (Float32Array reads the machine's byte order, little-endian on every platform browsers run on.)
 function floats(base64) {
   const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
@@ -204,7 +227,8 @@ async function start() {
     const info = await (await fetch("api/models")).json();
     models = info.models;
     for (const m of models) {
-      const name = m.classes.length === 10 && m.input === "digit" ? "digits 0-9" : m.classes.join(", ");
+      const digits = m.classes.length === 10 && m.input === "digit";
+      const name = digits ? "digits 0-9" : m.classes.join(", ");
       const option = text("option", `${m.id}: ${name}`);
       option.value = m.id;
       $("model").append(option);
