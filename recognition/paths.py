@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository, above this pack
 DATA_DIR = ROOT / "data"
 OUT_DIR = ROOT / "outputs"
 MODEL_NAME = "model.pth"
-# an unfinished training run, beside the model it will make (train_state.py)
+# an unfinished training run, beside the model it will make (resumable.py)
 TRAIN_STATE_NAME = "train_state.pt"
 
 

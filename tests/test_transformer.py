@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-import task3_greek
 from models import Net, NetTransformer, load_checkpoint, parameter_count, save_checkpoint
-from recognition import attention, datasets, gradcam, recipes, training
+from recognition import attention, datasets, gradcam, recipes, training, transfer
 from recognition.errors import ConfigError
 
 SMALL = {"patch": 7, "stride": 7, "d_model": 16, "heads": 2, "layers": 1, "ff": 32, "hidden": 16}
@@ -147,7 +146,7 @@ def test_bare_transformer_state_dict_loads(tmp_path, kw):
 
 
 def test_transfer_replaces_the_head_output_and_freezes_the_rest():
-    net = task3_greek.greek_net(NetTransformer(**SMALL), 5, frozen_eval=True)
+    net = transfer.greek_net(NetTransformer(**SMALL), 5, frozen_eval=True)
     assert [n for n, p in net.named_parameters() if p.requires_grad] == ["fc2.weight", "fc2.bias"]
     net.train()
     assert (
