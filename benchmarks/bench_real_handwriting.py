@@ -2,13 +2,15 @@
 
 From a given Task 1 model, trains Task 3's Greek head (recognition/transfer.py, Task 3's own
 recipe and epochs) on the project's stand-in letters (data/greek_hands_train by default) for
-each letter set, with seeds --seed .. --seed+K-1, and measures it on DIR/greek (real letters of
-three writers): accuracy as mean +- sd over the seeds, per letter, and the most common
-confusions.  Also Task 1's model on DIR/digits through Task 1's photo pipeline.  Letter sets:
-alpha/beta/gamma, alpha..epsilon, and every letter present in both DIR/greek and the training
-folder.  Goals: >= 95 %, >= 90 %, >= 85 %; digits >= 29/30.  Prints its lines; writes no files.
+each letter set, with seeds --seed .. --seed+K-1, and measures it on every real letter set under
+DIR: greek/ (three writers) and greek_forms/ (42 writers of scanned forms).  For each: accuracy
+as mean +- sd over the seeds, per letter, the most common confusions, and the worst tenth of
+writers (a writer is a file name's first part: `w07.bmp`, `w1_alpha.png`).  Letter sets:
+alpha/beta/gamma, alpha..epsilon, those and lambda, pi, and every letter present in both the real
+set and the training folder.  Also Task 1's model on DIR/digits through Task 1's photo pipeline.
+Prints its lines and the time it took; writes no files.
 
-    python benchmarks/bench_real_handwriting.py --model outputs/task1/model.pth   # ~3 min, 2 cores
+    python benchmarks/bench_real_handwriting.py --model outputs/task1/model.pth
     python benchmarks/bench_real_handwriting.py --pipeline course photo   # compare the pipelines
 
 DIR (--real-dir) defaults to $REAL_HANDWRITING, else ../shared/real_handwriting beside the
@@ -16,6 +18,7 @@ repository; it is only read, never copied or trained on.
 """
 
 import statistics
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +30,10 @@ from recognition.paths import MNIST_MODEL, REAL_DIR, ROOT
 LETTER_SETS = {
     "alpha/beta/gamma": ["alpha", "beta", "gamma"],
     "alpha..epsilon": ["alpha", "beta", "gamma", "delta", "epsilon"],
+    "alpha..epsilon, lambda, pi": ["alpha", "beta", "gamma", "delta", "epsilon", "lambda", "pi"],
 }
+REAL_SETS = ("greek", "greek_forms")  # the folders of real letters under --real-dir, if present
+WORST_SHARE = 0.1  # the worst tenth of writers
 SEEDS = 5
 TOP_CONFUSIONS = 5
 
@@ -38,8 +44,8 @@ def parse_args(argv=None):
         "--real-dir",
         type=cli.folder,
         default=REAL_DIR,
-        help="real handwriting: greek/<letter>/ and digits/ (default: $REAL_HANDWRITING or "
-        "../shared/real_handwriting)",
+        help="real handwriting: digits/, and greek/<letter>/ and greek_forms/<letter>/ where "
+        "present (default: $REAL_HANDWRITING or ../shared/real_handwriting)",
     )
     p.add_argument(
         "--model",
@@ -71,49 +77,80 @@ def parse_args(argv=None):
 
 
 def letter_sets(train_dir, real_greek):
-    """The letter sets to measure: the fixed ones, and all letters present in both folders."""
+    """The letter sets to measure: the fixed ones both folders hold, and all letters in both."""
     present = sorted(
         set(letters.letter_classes(train_dir)) & set(letters.letter_classes(real_greek))
     )
-    return {**LETTER_SETS, f"all {len(present)} present": present}
+    fixed = {name: c for name, c in LETTER_SETS.items() if set(c) <= set(present)}
+    return {**fixed, f"all {len(present)} present": present}
+
+
+def writer_of(path):
+    """The writer of a real letter file: its name's first part (`w07.bmp`, `w1_alpha_2.png`)."""
+    return Path(path).stem.split("_")[0]
+
+
+def worst_share(correct, writers, share=WORST_SHARE):
+    """Accuracy over the worst `share` of writers (at least one), each writer's letters pooled."""
+    per_writer = {}
+    for ok, w in zip(correct, writers):
+        per_writer.setdefault(w, []).append(ok)
+    ranked = sorted(per_writer.values(), key=lambda v: sum(v) / len(v))
+    worst = ranked[: max(1, round(share * len(ranked)))]
+    return sum(map(sum, worst)) / sum(map(len, worst)), len(worst), len(ranked)
+
+
+def rows_of(y, all_classes, classes):
+    """The mask of the rows of labels `y` (indexing `all_classes`) that are of `classes`."""
+    return sum(y == all_classes.index(c) for c in classes).bool()
 
 
 def subset(data, all_classes, classes, device):
     """`data` = (x, y) over `all_classes`, kept to `classes`: (x, y) with y indexing `classes`."""
     x, y = data
-    keep = [all_classes.index(c) for c in classes]
-    mask = sum(y == k for k in keep).bool()
-    renumber = {k: i for i, k in enumerate(keep)}
+    mask = rows_of(y, all_classes, classes)
+    renumber = {all_classes.index(c): i for i, c in enumerate(classes)}
     return x[mask].to(device), y[mask].apply_(renumber.get).to(device)
 
 
-def measure_set(model_path, classes, train, real, seeds, device):
-    """Train the head once per seed; accuracy on the real letters per seed and per letter.
+def measure_set(model_path, classes, train, real, writers, seeds, device):
+    """Train the head once per seed; accuracy on the real letters per seed, per letter and over
+    the worst tenth of `writers` (one per real letter).
 
-    Returns (accuracies, per-letter accuracies, Counter of (truth, read as), real letters).
+    Returns (accuracies, worst-tenth accuracies, per-letter accuracies, Counter of (truth,
+    read as), real letters, (writers in the worst tenth, writers)).
     """
-    accuracies, per_letter, confusions = [], {c: [] for c in classes}, Counter()
+    accuracies, worst, per_letter, confusions = [], [], {c: [] for c in classes}, Counter()
     truth = real[1].cpu().tolist()
     for seed in seeds:
         model, _ = transfer.train_head(
             model_path, len(classes), train, real, seed, device, eval_epochs=[], eval_train=False
         )
         pred = training.predict(model, real[0]).argmax(1).cpu().tolist()
-        accuracies.append(sum(p == t for p, t in zip(pred, truth)) / len(truth))
+        correct = [p == t for p, t in zip(pred, truth)]
+        accuracies.append(sum(correct) / len(truth))
+        share, n_worst, n_writers = worst_share(correct, writers)
+        worst.append(share)
         for k, c in enumerate(classes):
             mine = [p for p, t in zip(pred, truth) if t == k]
             per_letter[c].append(sum(p == k for p in mine) / len(mine))
         confusions.update((classes[t], classes[p]) for p, t in zip(pred, truth) if p != t)
-    return accuracies, per_letter, confusions, len(truth)
+    return accuracies, worst, per_letter, confusions, len(truth), (n_worst, n_writers)
 
 
-def report_set(name, accuracies, per_letter, confusions, n, seeds):
+def mean_sd(values):
+    """'m % +- s' of fractions, in percent."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.1f} % +- {100 * sd:.1f}"
+
+
+def report_set(name, accuracies, worst, per_letter, confusions, n, writers, seeds):
     """Print one letter set's lines."""
-    sd = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
     print(
-        f"{name}: {100 * statistics.mean(accuracies):.1f} % +- {100 * sd:.1f} on {n} real letters "
+        f"{name}: {mean_sd(accuracies)} on {n} real letters "
         f"({len(seeds)} seeds: {', '.join(f'{100 * a:.1f}' for a in accuracies)})"
     )
+    print(f"  worst {writers[0]} of {writers[1]} writers: {mean_sd(worst)}")
     print(
         "  per letter: "
         + ", ".join(f"{c} {100 * statistics.mean(v):.0f} %" for c, v in per_letter.items())
@@ -140,22 +177,26 @@ def measure_digits(model_path, digits_dir, device):
 
 
 def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device):
-    """Print every letter set's lines for the head trained through `pipeline`."""
+    """Print every letter set's lines for the head trained through `pipeline`, tested on the real
+    letters in `real_greek`."""
     print(
-        f"== {pipeline} pipeline, head trained on {train_dir}, {transfer.EPOCHS} epochs, "
-        f"seeds {seeds}"
+        f"== {real_greek.name}: {pipeline} pipeline, head trained on {train_dir}, "
+        f"{transfer.EPOCHS} epochs, seeds {seeds}"
     )
     sets = letter_sets(train_dir, real_greek)
     every = sorted({c for classes in sets.values() for c in classes})
     # Each image is read once per pipeline; the letter sets are subsets of these tensors.
     train = letters.load_letter_folder(train_dir, every, pipeline)[:2]
-    real = letters.load_letter_folder(real_greek, every, pipeline)[:2]
+    *real, paths = letters.load_letter_folder(real_greek, every, pipeline)
     for name, classes in sets.items():
+        mask = rows_of(real[1], every, classes).tolist()
+        writers = [writer_of(p) for p, kept in zip(paths, mask) if kept]
         measured = measure_set(
             model_path,
             classes,
             subset(train, every, classes, device),
             subset(real, every, classes, device),
+            writers,
             seeds,
             device,
         )
@@ -170,16 +211,18 @@ def main(argv=None):
     digits_dir = args.real_dir / "digits"
     if not digits_dir.is_dir():
         raise DataError(f"no folder {digits_dir}: the real set should hold digits/ and greek/")
+    real_sets = [args.real_dir / name for name in REAL_SETS if (args.real_dir / name).is_dir()]
     seeds = list(range(args.seed, args.seed + args.seeds))
-    for pipeline in args.pipeline:
-        measure_pipeline(
-            pipeline, args.model, args.train_dir, args.real_dir / "greek", seeds, device
-        )
+    started = time.perf_counter()
+    for real_greek in real_sets:
+        for pipeline in args.pipeline:
+            measure_pipeline(pipeline, args.model, args.train_dir, real_greek, seeds, device)
     correct, n, wrong = measure_digits(args.model, digits_dir, device)
     print(
         f"digits (Task 1 model, photo pipeline): {correct}/{n}"
         + (f"; wrong: {', '.join(wrong)}" if wrong else "")
     )
+    print(f"took {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -25,9 +25,10 @@ def letters_folder(root, letters, count, seed):
 def test_bench_prints_every_set_per_letter_confusions_and_digits(
     tmp_path, mnist_checkpoint, capsys
 ):
-    train = letters_folder(tmp_path / "train", FIVE + ["pi"], 2, seed=0)
+    train = letters_folder(tmp_path / "train", FIVE + ["lambda", "pi", "theta"], 2, seed=0)
     real = tmp_path / "real"
     letters_folder(real / "greek", FIVE, 2, seed=500)
+    letters_folder(real / "greek_forms", FIVE + ["lambda", "pi"], 2, seed=900)
     (real / "digits").mkdir()
     for d in (1, 4, 7):
         Image.fromarray(render(DIGITS[d], np.random.default_rng(d), 60, 60)).save(
@@ -48,9 +49,15 @@ def test_bench_prints_every_set_per_letter_confusions_and_digits(
         ]
     )
     out = capsys.readouterr().out
+    greek, forms = out.split("== greek_forms: ")
     for name, n in (("alpha/beta/gamma", 6), ("alpha..epsilon", 10), ("all 5 present", 10)):
-        assert f"{name}: " in out and f"on {n} real letters (2 seeds: " in out, name
-    assert out.count("per letter: alpha") == 3 and out.count("most common confusions") == 3
+        assert f"\n{name}: " in greek and f"on {n} real letters (2 seeds: " in greek, name
+    assert "alpha..epsilon, lambda, pi" not in greek  # the three-writer folder has no lambda
+    for name in ("alpha/beta/gamma", "alpha..epsilon", "alpha..epsilon, lambda, pi"):
+        assert f"\n{name}: " in forms, name
+    assert "all 7 present: " in forms and "on 14 real letters (2 seeds: " in forms
+    assert out.count("per letter: alpha") == 7 and out.count("most common confusions") == 7
+    assert out.count("worst 1 of 2 writers: ") == 7 and "\ntook " in out
     assert "digits (Task 1 model, photo pipeline): " in out and "/3" in out
 
 
@@ -81,7 +88,8 @@ def test_the_letter_sets_add_every_letter_both_folders_hold(tmp_path):
     real = letters_folder(tmp_path / "real", ["alpha", "beta", "gamma", "theta"], 1, seed=9)
     sets = bench.letter_sets(train, real)
     assert sets["all 4 present"] == ["alpha", "beta", "gamma", "theta"]
-    assert list(sets)[:2] == ["alpha/beta/gamma", "alpha..epsilon"]
+    # A fixed set the real folder lacks letters of (delta, epsilon) is left out, not an error.
+    assert list(sets) == ["alpha/beta/gamma", "all 4 present"]
 
 
 class ReadsEverythingAs(torch.nn.Module):
@@ -109,10 +117,13 @@ def test_a_set_is_scored_per_seed_per_letter_and_by_confusion(monkeypatch):
             None,
         ),
     )
-    accuracies, per_letter, confusions, n = bench.measure_set(
-        "unused.pth", classes, None, real, [1, 2], "cpu"
+    writers = ["w1", "w1", "w2", "w2", "w3", "w3"]
+    accuracies, worst, per_letter, confusions, n, counts = bench.measure_set(
+        "unused.pth", classes, None, real, writers, [1, 2], "cpu"
     )
     assert accuracies == [3 / 6, 2 / 6] and n == 6
+    # Seed 1 reads both of w3's gammas wrong, seed 2 both of w1's alphas: the worst writer has 0.
+    assert worst == [0.0, 0.0] and counts == (1, 3)
     assert per_letter == {"alpha": [1.0, 0.0], "beta": [0.0, 0.0], "gamma": [0.0, 1.0]}
     assert confusions == {
         ("beta", "alpha"): 1,
@@ -120,3 +131,16 @@ def test_a_set_is_scored_per_seed_per_letter_and_by_confusion(monkeypatch):
         ("alpha", "gamma"): 3,
         ("beta", "gamma"): 1,
     }
+
+
+def test_the_worst_tenth_pools_the_letters_of_the_weakest_writers():
+    # Twenty writers of two letters: w0 and w1 get none right, w2 one, the rest both.
+    writers = [f"w{i}" for i in range(20) for _ in range(2)]
+    correct = [False, False, False, False, True, False] + [True] * 34
+    assert bench.worst_share(correct, writers) == (0.0, 2, 20)
+    assert bench.worst_share(correct, writers, share=0.15) == (1 / 6, 3, 20)
+
+
+def test_a_writer_is_the_first_part_of_a_file_name():
+    assert bench.writer_of("greek_forms/alpha/w07.bmp") == "w07"
+    assert bench.writer_of("greek/alpha/w1_alpha_2.png") == "w1"
