@@ -46,6 +46,7 @@ FIVE = ["--letters", "alpha", "beta", "gamma", "delta", "epsilon"]
 # The report's protocol for Task 3: the course's GreekTransform on the course-sized letter set
 # (task3_greek.py's own defaults are the photo pipeline and the many-writers set).
 COURSE = [
+    *("--head", "last"),
     *("--pipeline", "course"),
     *("--train-dir", str(ROOT / "data" / "greek_train")),
     *("--test-dir", str(ROOT / "data" / "greek_test")),

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from models import load_checkpoint, save_checkpoint
-from recognition import analysis, classify, cli, datasets, files, letters, plots, training
+from recognition import analysis, classify, cli, datasets, files, letters, plots, recipes, training
 from recognition.errors import UsageError
 from recognition.paths import GREEK_MODEL, MNIST_MODEL, MODEL_NAME, ROOT, out_dir
-from recognition.transfer import EPOCHS, RECIPE, train_head
+from recognition.transfer import EPOCHS, HEAD, HEAD_RECIPES, HEADS, RECIPE, train_head
 
 LETTERS = ("alpha", "beta", "gamma")
 SWEEP_EPOCHS = (5, 10, 20, 40, 80, 160)
@@ -65,6 +65,7 @@ class Settings:
     lr: float
     augment: bool
     frozen_dropout: bool
+    head: str  # a name in transfer.HEADS: which layers learn
     classify_dir: Path | None
     seed: int
     device: str
@@ -72,7 +73,10 @@ class Settings:
 
     def recipe(self, batch_size):
         """Task 3's recipe at `batch_size`, with the learning rate and augmentation asked for."""
-        return dataclasses.replace(RECIPE, batch_size=batch_size, lr=self.lr, augment=self.augment)
+        head_recipe = recipes.RECIPES[HEAD_RECIPES[self.head]]
+        return dataclasses.replace(
+            head_recipe, batch_size=batch_size, lr=self.lr, augment=self.augment
+        )
 
 
 def from_root(path):
@@ -166,6 +170,13 @@ def make_parser():
         help="keep the frozen layers' dropout active while the new layer trains, as the report's "
         "network.train() did (default: frozen layers in eval mode)",
     )
+    p.add_argument(
+        "--head",
+        choices=list(HEADS),
+        default=HEAD,
+        help="which layers learn: last = only the new fc2, as the report; last-two = fc1 too, "
+        f"with label smoothing, which reads other writers better (default: {HEAD})",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--sweep",
@@ -220,6 +231,7 @@ def parse_args(argv=None):
         lr=args.lr,
         augment=not args.no_augment,
         frozen_dropout=args.frozen_dropout,
+        head=args.head,
         classify_dir=args.classify,
         seed=args.seed,
         device=args.device,
@@ -387,6 +399,7 @@ def train_letters(s, device):
         recipe=recipe,
         epochs=epochs,
         frozen_dropout=s.frozen_dropout,
+        head=s.head,
         on_epoch=functools.partial(print_epoch, n_test=len(test[1])),
     )
     describe_network(model, s.out_dir)
@@ -394,7 +407,8 @@ def train_letters(s, device):
         history,
         s.out_dir / "fig12_training_error.png",
         show=s.show,
-        title=f"Fig 12: {len(classes)} Greek letters, only fc2 trained (batch {batch_size})",
+        title=f"Fig 12: {len(classes)} Greek letters, {' and '.join(HEADS[s.head])} trained "
+        f"(batch {batch_size})",
     )
     save_checkpoint(
         model,
@@ -404,6 +418,7 @@ def train_letters(s, device):
         epochs=epochs,
         recipe=dataclasses.asdict(recipe),
         frozen_dropout=s.frozen_dropout,
+        head=s.head,
         pipeline=s.pipeline,
     )
     print(f"saved {s.save}")
@@ -414,6 +429,7 @@ def train_letters(s, device):
         "recipe": dataclasses.asdict(recipe),
         "epochs": epochs,
         "frozen_dropout": s.frozen_dropout,
+        "head": s.head,
         "pipeline": s.pipeline,
         "saved": str(s.save),
         "history": history,
@@ -480,6 +496,7 @@ def sweep(s, device):
             recipe=s.recipe(bs),
             epochs=max(s.epochs),
             frozen_dropout=s.frozen_dropout,
+            head=s.head,
         )
         runs.append((f"batch {bs}", history))
         new, best = sweep_rows(history, bs, s.epochs)
@@ -499,6 +516,7 @@ def sweep(s, device):
     return {
         "classes": classes,
         "frozen_dropout": s.frozen_dropout,
+        "head": s.head,
         "lr": s.lr,
         "pipeline": s.pipeline,
         "rows": rows,

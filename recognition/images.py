@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from recognition import rules
 from recognition.errors import DataError, first_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -171,6 +172,7 @@ def ink_map(gray):
     t = t / 255.0
     ink = np.clip((ink - 0.5 * t) / max(1e-3, 1 - 0.5 * t), 0, 1)
     mask = (ink > 0.5 * t).astype(np.uint8)
+    mask[rules.rule_mask(mask)] = 0  # a form's dotted baseline, a box's edge: not the character's
     # Drop specks: keep connected pieces at least 5 % of the largest piece's area.  16-bit labels
     # (a third of the time on the demo's pad) where they cannot run out: at most one piece per 2x2
     # block, plus the background.

@@ -279,6 +279,22 @@ GREEK_SHAPES = {
     ],
     "gamma": [
         GREEK["gamma"],
+        # the arms cross in the middle and close a round loop below the baseline, like a
+        # rounded 'γ' written in one stroke
+        [
+            [
+                (0.05, 0.12),
+                (0.22, 0.1),
+                (0.42, 0.35),
+                (0.62, 0.68),
+                (0.62, 0.9),
+                (0.48, 0.98),
+                (0.36, 0.88),
+                (0.42, 0.66),
+                (0.62, 0.4),
+                (0.9, 0.08),
+            ]
+        ],
         # like a 'y': a short left arm meets a long right stroke that runs down to the descender
         [
             [(0.1, 0.08), (0.3, 0.3), (0.5, 0.55)],

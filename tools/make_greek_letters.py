@@ -29,6 +29,7 @@ import numpy as np
 
 from recognition.paths import DATA_DIR, ROOT
 from tools.handwriting import GREEK, GREEK_SHAPES, on_paper, pen_coverage, render
+from tools.print_hand import FONTS, GREEK_LETTERS, print_coverage
 
 COURSE_SIZE = 128
 COURSE_LETTERS = list(GREEK)
@@ -74,16 +75,20 @@ COURSE_HANDS = {
 # letter filling a third of the image to all of it); pens span 1 % (fine pen) to 12 % (marker) of
 # the letter's size, drawn log-uniformly so that every order of magnitude is as common.
 WRITERS = {
-    "train": {"seed": 31, "writers": 36, "per_writer": 2},
-    "test": {"seed": 977, "writers": 6, "per_writer": 3},
+    "train": {"seed": 31, "writers": 150, "per_writer": 1},
+    "test": {"seed": 977, "writers": 30, "per_writer": 1},
 }
+# A letter with skeletons in GREEK_SHAPES is written from one of them by this share of writers;
+# the others, and every writer of the other letters, print it (print_hand: a typeface's shape).
+HANDWRITTEN_SHARE = 0.6
 SIDE = (72, 200)
+FORM_SIDE = (34, 64)  # a scanned form's letter box: small, one bit per pixel
 LETTER_FILL = (0.45, 1.0)
 PEN = (0.012, 0.12)
 SLANT = (-0.35, 0.25)
 ASPECT = (0.65, 1.2)  # a writer's letters are narrow or wide (width / height)
 HABIT = 0.03
-MEDIA = ("scan", "photo", "screen")
+MEDIA = ("scan", "photo", "screen", "form")
 JPEG_QUALITY = 80
 INKS = [(0.05, 0.05, 0.07), (0.08, 0.12, 0.4), (0.15, 0.15, 0.15)]  # black, blue, pencil grey
 
@@ -113,29 +118,28 @@ def new_writer(rng):
         strokes = options[rng.integers(len(options))]
         shapes[letter] = [np.asarray(s) + rng.normal(0, HABIT, (len(s), 2)) for s in strokes]
     slant, aspect = rng.uniform(*SLANT), rng.uniform(*ASPECT)
+    medium = MEDIA[rng.integers(len(MEDIA))]
     return {
-        "shapes": shapes,
+        "shapes": {k: v for k, v in shapes.items() if rng.random() < HANDWRITTEN_SHARE},
+        "font": FONTS[rng.integers(len(FONTS))],
         "slant": (slant - 0.05, slant + 0.05),
         "aspect": (0.93 * aspect, 1.07 * aspect),
         "pen": np.exp(rng.uniform(*np.log(PEN))),
-        "side": int(rng.integers(*SIDE)),
+        "side": int(rng.integers(*(FORM_SIDE if medium == "form" else SIDE))),
         "fill": rng.uniform(*LETTER_FILL),
-        "medium": MEDIA[rng.integers(3)],
+        "medium": medium,
         "ink": INKS[rng.integers(len(INKS))],
     }
 
 
-def draw(writer, letter, rng):
-    """One letter by `writer`: (image array, file suffix).  Screen: BGRA; scan: grey; photo: BGR."""
-    side = int(writer["side"] * rng.uniform(0.9, 1.1))
-    height, width = side, int(side * rng.uniform(0.9, 1.15))
-    fill = writer["fill"] * rng.uniform(0.9, 1.1)
-    coverage = pen_coverage(
+def written(writer, letter, rng, height, width, fill):
+    """Ink coverage (height, width) of `letter` drawn by `writer`'s pen from its skeleton."""
+    return pen_coverage(
         writer["shapes"][letter],
         rng,
         height,
         width,
-        stroke_width=writer["pen"] * fill * side,
+        stroke_width=writer["pen"] * fill * min(height, width),
         box=0.8 * fill,
         slant=writer["slant"],
         rotation=6.0,
@@ -144,6 +148,57 @@ def draw(writer, letter, rng):
         offset=0.05,
         jitter=0.02,
     )
+
+
+def printed(writer, letter, rng, height, width, fill):
+    """Ink coverage (height, width) of `letter` printed by `writer` in its typeface's shape."""
+    glyph = print_coverage(
+        letter,
+        writer["font"],
+        rng,
+        pen=2 * writer["pen"],  # of the glyph's height, which is about half the letter box's
+        slant=-rng.uniform(*writer["slant"]),
+        aspect=rng.uniform(*writer["aspect"]),
+    )
+    scale = 0.8 * fill * min(height, width) / max(glyph.shape)
+    glyph = cv2.resize(
+        glyph,
+        (max(1, round(glyph.shape[1] * scale)), max(1, round(glyph.shape[0] * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
+    coverage = np.zeros((height, width), np.float32)
+    y0 = int(rng.integers(0, height - glyph.shape[0] + 1))
+    x0 = int(rng.integers(0, width - glyph.shape[1] + 1))
+    coverage[y0 : y0 + glyph.shape[0], x0 : x0 + glyph.shape[1]] = glyph
+    return coverage
+
+
+def form_scan(coverage, rng):
+    """A scanned form's letter box: one bit per pixel, sometimes with the form's dotted baseline
+    below the letter or the edge of its box at one side (grey uint8, 0 or 255)."""
+    # A fine pen on a small box leaves faint coverage: the scanner's threshold still keeps a line.
+    ink = coverage > min(rng.uniform(0.3, 0.55), 0.5 * coverage.max())
+    height, width = ink.shape
+    chance = rng.random()
+    if chance < 0.5:  # the dotted line the letter sits on, near the bottom
+        row = int(rng.integers(round(0.82 * height), height))
+        ink[row, int(rng.integers(3)) :: int(rng.integers(2, 4))] = True
+    elif chance < 0.7:  # the box's edge: a line at the left or right
+        col = int(rng.integers(3)) if rng.random() < 0.5 else width - 1 - int(rng.integers(3))
+        ink[:: int(rng.integers(1, 3)), col] = True
+    return np.where(ink, 0, 255).astype(np.uint8)
+
+
+def draw(writer, letter, rng):
+    """One letter by `writer`: (image array, file suffix).  Screen: BGRA; scan, form: grey;
+    photo: BGR."""
+    side = int(writer["side"] * rng.uniform(0.9, 1.1))
+    height, width = side, int(side * rng.uniform(0.9, 1.15))
+    fill = writer["fill"] * rng.uniform(0.9, 1.1)
+    hand = written if letter in writer["shapes"] else printed
+    coverage = hand(writer, letter, rng, height, width, fill)
+    if writer["medium"] == "form":
+        return form_scan(coverage, rng), ".png"
     ink = np.asarray(writer["ink"])
     if (
         writer["medium"] == "screen"
@@ -199,9 +254,9 @@ def main():
     parser.add_argument(
         "--letters",
         nargs="+",
-        default=list(GREEK_SHAPES),
-        choices=list(GREEK_SHAPES),
-        help=f"letters of the many-writers set (default: {' '.join(GREEK_SHAPES)})",
+        default=list(GREEK_LETTERS),
+        choices=list(GREEK_LETTERS),
+        help="letters of the many-writers set (default: all 24)",
     )
     args = parser.parse_args()
     for split, hand in COURSE_HANDS.items():
