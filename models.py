@@ -4,7 +4,8 @@ transformer task), and how to rebuild either from its checkpoint.
 Every task script imports its network from here, so a `model.pth` written by one script always
 loads in another: `save_checkpoint` records the architecture and the constructor's arguments, and
 `load_checkpoint` rebuilds the network from them (or from a bare state_dict's weights alone).
-The file itself, a weights-only dict written atomically, is recognition/checkpoints.py's.
+The file itself, the plain state_dict that the report's `network.load_state_dict(torch.load(path))`
+reads, with this record in its `_metadata`, written atomically, is recognition/checkpoints.py's.
 """
 
 import math
@@ -359,8 +360,9 @@ def _transformer_table(c, side):
 
 
 def save_checkpoint(model, path, class_names=None, **extra):
-    """Write `model`'s weights to `path` with its architecture and constructor's arguments, the
-    class names and `extra` (epochs, task, ...): all that `load_checkpoint` needs to rebuild it."""
+    """Write `model`'s state_dict to `path` with its architecture and constructor's arguments, the
+    class names and `extra` (epochs, task, ...; plain JSON values): all that `load_checkpoint`
+    needs to rebuild it."""
     return checkpoints.write(
         path, architecture(model), model.config(), model.state_dict(), class_names, **extra
     )

@@ -8,8 +8,8 @@
 Runs each task script as its own process writing to --out-dir/<step>/ (with the default
 --out-dir, the very folders the scripts read their models from by default), passing on
 --seed, --device and --data-dir.  Writes --out-dir/steps.json (each step's status and time,
-after every step) and --out-dir/REPORT.md: Figs 1-19 under the report's headings, the printed
-outputs as text, the paper's numbers beside ours.
+after every step), --out-dir/REPORT.md: Figs 1-19 under the report's headings, the printed
+outputs as text, the paper's numbers beside ours, and the same laid out for print as REPORT.pdf.
 """
 
 import json
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recognition import cli, files, report
+from recognition import cli, files, report, report_pdf
 from recognition.errors import UsageError
 from recognition.paths import OUT_DIR, ROOT
 
@@ -243,7 +243,8 @@ def main(argv=None):
     results = json.loads(record.read_text()) if args.only and record.is_file() else {}
     seconds = run_steps(plan, out, passed_on, quick, args.keep_going, results)
     path = report.write(out, results, quick)
-    print(f"wrote {path}  (total {report.clock(seconds)})")
+    pdf = report_pdf.write(path)
+    print(f"wrote {path} and {pdf.name}  (total {report.clock(seconds)})")
 
 
 if __name__ == "__main__":

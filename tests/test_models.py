@@ -55,14 +55,19 @@ def test_round_trip_keeps_weights_and_config(tmp_path):
         assert torch.equal(a, b), k
 
 
-def test_the_file_is_the_documented_weights_only_dict(tmp_path):
-    """Another program can read the file with torch alone, and finds what rebuilds the network."""
+def test_the_file_is_the_documented_weights_only_state_dict(tmp_path):
+    """Another program reads the file with torch alone: the weights as the report's
+    `torch.save(network.state_dict(), ...)` saves them, and in their `_metadata` what rebuilds
+    the network."""
     save_checkpoint(Net(hidden=30), tmp_path / "m.pth", class_names=list("0123456789"), task="x")
     raw = torch.load(tmp_path / "m.pth", weights_only=True)
-    assert raw["format"] == checkpoints.FORMAT_VERSION and raw["arch"] == "cnn"
-    assert raw["model_args"] == {"num_classes": 10, "hidden": 30, "dropout": 0.5}
-    assert raw["class_names"] == list("0123456789") and raw["task"] == "x"
-    assert raw["state_dict"]["fc1.weight"].shape == (30, 320)
+    assert list(raw) == list(Net().state_dict())
+    assert raw["fc1.weight"].shape == (30, 320)
+    record = raw._metadata[checkpoints.METADATA_KEY]
+    assert record["format"] == checkpoints.FORMAT_VERSION and record["arch"] == "cnn"
+    assert record["model_args"] == {"num_classes": 10, "hidden": 30, "dropout": 0.5}
+    assert record["class_names"] == list("0123456789") and record["task"] == "x"
+    assert raw._metadata["conv1"] == {"version": 1}  # the modules' own entries stay
 
 
 def test_bare_state_dict_as_the_report_saved_it(tmp_path):

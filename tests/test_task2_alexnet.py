@@ -201,7 +201,7 @@ def test_task2_writes_figs_9_10_and_the_check(trained_mnist_checkpoint, tmp_path
         assert_figure(out / name, 500, 400)
     m = json.loads((out / "metrics.json").read_text())
     assert m["conv1_weight_shape"] == [10, 1, 5, 5]
-    weights = torch.load(trained_mnist_checkpoint, weights_only=True)["state_dict"]["conv1.weight"]
+    weights = torch.load(trained_mnist_checkpoint, weights_only=True)["conv1.weight"]
     assert np.allclose(m["conv1_weights"], weights[:, 0].numpy(), atol=1e-7)
     check = m["filter2d_check"]
     # conv1 has no padding: its 24x24 outputs of each filter lie inside the border
