@@ -114,8 +114,11 @@ def test_settings_fill_in_the_defaults_of_each_mode(tmp_path):
     )
     assert (s.epochs, s.batch_sizes, s.pipeline) == ((20,), (5,), "photo")
     assert (s.train_dir, s.test_dir) == (letters.TRAIN_DIR, letters.TEST_DIR)
-    assert s.recipe(5) == recipes.RECIPES["transfer"] and s.augment and not s.frozen_dropout
-    assert s.recipe(12) == dataclasses.replace(recipes.RECIPES["transfer"], batch_size=12)
+    assert s.recipe(5) == recipes.RECIPES["transfer-writers"] and s.head == "last-two"
+    assert s.augment and not s.frozen_dropout
+    assert s.recipe(12) == dataclasses.replace(recipes.RECIPES["transfer-writers"], batch_size=12)
+    report = task3_greek.parse_args(["--head", "last"])
+    assert report.recipe(5) == recipes.RECIPES["transfer"]
     five = task3_greek.parse_args(["--letters", *FIVE, "--pipeline", "course"])
     assert five.out_dir == paths.out_dir("task3_greek5") and five.pipeline == "course"
     sweep = task3_greek.parse_args(["--sweep"])
@@ -132,7 +135,7 @@ def test_settings_fill_in_the_defaults_of_each_mode(tmp_path):
     flags = ["--lr", "0.2", "--no-augment", "--frozen-dropout", "--batch-size", "7"]
     custom = task3_greek.parse_args(flags)
     assert custom.recipe(7) == dataclasses.replace(
-        recipes.RECIPES["transfer"], lr=0.2, augment=False, batch_size=7
+        recipes.RECIPES["transfer-writers"], lr=0.2, augment=False, batch_size=7
     )
     assert custom.frozen_dropout and custom.batch_sizes == (7,)
 
@@ -278,10 +281,11 @@ def test_transfer_from_a_transformer_checkpoint(tmp_path):
         and model.fc2.out_features == 2
     )
     original, _ = load_checkpoint(base)
-    frozen = {k: v for k, v in original.state_dict().items() if not k.startswith("fc2.")}
-    assert all(
-        torch.equal(model.state_dict()[k], v) for k, v in frozen.items()
-    )  # only the new fc2 learned
+    learned = ("fc1.", "fc2.")  # the default head: the new fc2 and fc1
+    before = original.state_dict()
+    frozen = {k: v for k, v in before.items() if not k.startswith(learned)}
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())
+    assert not torch.equal(model.state_dict()["fc1.weight"], before["fc1.weight"])
     assert "TransformerEncoder" in (out / "fig13_network.txt").read_text()
 
 
@@ -374,6 +378,8 @@ def trained_mnist_model(tmp_path):
 
 
 COURSE = [
+    "--head",
+    "last",
     "--pipeline",
     "course",
     "--train-dir",
@@ -385,7 +391,7 @@ COURSE = [
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    "flags, n, floor", [([], 54, 0.97), (COURSE, 18, 1.0)], ids=["writers-photo", "course"]
+    "flags, n, floor", [([], 90, 0.97), (COURSE, 18, 1.0)], ids=["writers-photo", "course"]
 )
 def test_committed_three_letters(tmp_path, flags, n, floor):
     # Default: the test writers through the photo pipeline; the report's protocol: the course's

@@ -39,6 +39,16 @@ def test_only_the_new_layer_learns():
     assert torch.equal(net(x), net(x))  # frozen dropout stays off in train mode
 
 
+def test_the_many_writers_head_trains_fc1_too_and_nothing_else():
+    net = transfer.greek_net(Net(), 4, frozen_eval=True, head="last-two")
+    learning = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert [n for n, p in net.named_parameters() if p.requires_grad] == learning
+    net.train()
+    F.nll_loss(net(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])).backward()
+    assert {n for n, p in net.named_parameters() if p.grad is not None} == set(learning)
+    assert transfer.HEAD_RECIPES["last"] == "transfer"  # the report's protocol is unchanged
+
+
 def test_frozen_dropout_keeps_the_reports_train_mode():
     net = transfer.greek_net(Net(), 3, frozen_eval=False).train()
     x = torch.randn(2, 1, 28, 28)
