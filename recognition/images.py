@@ -177,9 +177,9 @@ def ink_map(gray):
     return drop_specks(ink, mask)
 
 
-def ink_strength(gray):
+def ink_strength(gray, min_contrast=1e-3):
     """Luminance -> (ink strength in [0, 1], ink bright and paper 0, with uneven lighting removed;
-    its mask, uint8 0/1); DataError where there is no ink."""
+    its mask, uint8 0/1); DataError where there is no ink, none `min_contrast` from the paper."""
     h, w = gray.shape
     # The ink is the minority of pixels far from the paper's (median) brightness: on which side?
     lo, paper_level, hi = np.percentile(gray, [0.5, 50, 99.5])  # one partial sort for the three
@@ -193,7 +193,7 @@ def ink_strength(gray):
     paper = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (ks, ks), 0)
     gray = np.clip(gray - cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 0, None)
     top = np.percentile(gray, 99.5)
-    if top <= 1e-3:
+    if top <= min_contrast:
         raise DataError("the image holds no ink")
     ink = np.clip(gray / top, 0, 1)
     # Otsu's threshold separates ink from paper noise; fade in just above it.
