@@ -11,7 +11,7 @@ character, a sheet of sixty and a camera frame all go the same way:
    a half characters; where a character's stroke crosses a line, the stroke is kept;
 3. pieces of ink (connected components): dust and specks dropped by their size beside the typical
    character's (an "i"'s dot is one), and the pieces of one character merged (a stroke broken in
-   two, or cut by a line: boxes that overlap sideways and nearly touch);
+   two, or cut by a line: boxes that overlap sideways and nearly touch, or overlap outright);
 4. rows: top to bottom, each left to right;
 5. orientation: where the photo's EXIF says nothing, each of the four quarter turns is tried and
    the one whose characters `classify` reads most surely (mean top probability) is kept.
@@ -251,8 +251,11 @@ def _one_character(a, b, height):
     overlap = min(a[2], b[2]) - max(a[0], b[0])
     narrower = min(a[2] - a[0], b[2] - b[0])
     gap = max(a[1], b[1]) - min(a[3], b[3])  # < 0: they overlap up and down
-    merged_height = max(a[3], b[3]) - min(a[1], b[1])
-    return overlap >= 0.5 * narrower and gap <= MERGE_GAP * height and merged_height <= 1.6 * height
+    merged = max(a[3], b[3]) - min(a[1], b[1]), max(a[2], b[2]) - min(a[0], b[0])
+    if max(merged) > 1.6 * height:  # two characters, one above the other or side by side
+        return False
+    stacked = overlap >= 0.5 * narrower and gap <= MERGE_GAP * height
+    return stacked or (overlap > 0 and gap < 0)  # or the boxes overlap (an alpha's tail)
 
 
 def in_rows(boxes):
