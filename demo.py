@@ -8,9 +8,10 @@ Serves Net and NetTransformer checkpoints; writes no files.  Draw with a mouse, 
 (or drop a photo); after each stroke the page shows the 28x28 input as the network sees it (Task 1
 part G's photo pipeline; Task 3's for Greek letters), the class probabilities, the network's own
 maps (Net: conv1 and conv2; the transformer: its patch embeddings and encoder tokens) and a
-Grad-CAM map.  The JSON API is in the README.  It starts in a few seconds, answers a drawing in
-about 7 ms of server time with Task 1's Net on a 2-core CPU (benchmarks/bench_demo.py), and runs
-until Ctrl-C.
+Grad-CAM map.  A "Camera" switch reads the camera instead: every character in view, boxed, with
+its prediction (POST /api/read).  The JSON API is in docs/demo.md.  It starts in a few seconds,
+answers a drawing in about 7 ms of server time with Task 1's Net on a 2-core CPU
+(benchmarks/bench_demo.py), and runs until Ctrl-C.
 """
 
 import argparse
@@ -43,6 +44,9 @@ MAX_BODY = 5 * 1024 * 1024  # bytes of an uploaded image; larger gets 413
 # A body over MAX_BODY is still read (and dropped) up to this size, so that the browser can read the
 # 413 rather than see its upload cut off; beyond it the connection is closed.
 MAX_DRAIN = 64 * 1024 * 1024
+# What each API answers: /api/predict one character (demo_models.analyse); /api/read every
+# character on a sheet or camera frame (demo_models.read; ?turn=0: as it is, no quarter turns).
+ANALYSES = ("/api/predict", "/api/read")
 IDLE_SECONDS = 30  # a client silent this long loses its connection (and its server thread)
 
 
@@ -171,9 +175,11 @@ class Handler(BaseHTTPRequestHandler):
         data, status, message = self.read_body()
         if data is None:
             return self.send_error_json(status, message)
-        if url.path != "/api/predict":
+        if url.path not in ANALYSES:
             return self.send_error_json(
-                HTTPStatus.NOT_FOUND, f"no API {url.path}: POST an image to /api/predict"
+                HTTPStatus.NOT_FOUND,
+                f"no API {url.path}: POST an image to /api/predict (one character) or /api/read "
+                "(a sheet, a camera frame)",
             )
         if model_id not in self.server.models:
             return self.send_error_json(
@@ -183,7 +189,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             with self.server.analysing:
                 waited = time.perf_counter()
-                result = demo_models.analyse(self.server.models[model_id], data)
+                entry = self.server.models[model_id]
+                if url.path == "/api/read":
+                    turn = parse_qs(url.query).get("turn", ["1"])[0] != "0"
+                    result = demo_models.read(entry, data, turn)
+                else:
+                    result = demo_models.analyse(entry, data)
         except UserError as e:  # not an image, no ink, too many pixels
             return self.send_error_json(HTTPStatus.BAD_REQUEST, str(e))
         # A bug: one line in the log and a 500, and the server keeps serving (ruff's BLE001 is for

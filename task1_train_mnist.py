@@ -4,13 +4,15 @@ Writes the report's Figs 1-8 (fig01_first_digits.png ... fig08_handwritten_digit
 as text), metrics.json and model.pth to --out-dir (default outputs/task1/; the transformer's
 outputs/task1_transformer/, the template's outputs/task1_template/), and, beyond the report,
 extra_embedding_map.png (the fc1 features of the first --map-points test digits in 2-D) and, for the
-transformer, extra_attention.png (the attention rollout of ten test digits).
+transformer, extra_attention.png (the attention rollout of ten test digits); with --sheet,
+fig08_handwritten_sheet.png (part G on one photo of a whole sheet of digits).
 
     python task1_train_mnist.py                                         # the report's protocol
     python task1_train_mnist.py --recipe adamw-onecycle --dropout 0.1   # same Net, better recipe
     python task1_train_mnist.py --no-train                              # reload the model: E-G only
     python task1_train_mnist.py --arch transformer                      # the course's transformer
     python task1_train_mnist.py --template                              # the template, exactly
+    python task1_train_mnist.py --no-train --sheet page.jpg --labels 0 1 2 3 4 5 6 7 8 9
 
 Expect test accuracy 9819/10000 (98.19 %), loss 0.0569, with the default seed (the report: 97.99 %)
 in about 30 s on a 2-core laptop CPU; the better recipe 99.32 %; the transformer 99.41 % in about
@@ -48,6 +50,7 @@ from recognition import (
     resumable,
     training,
 )
+from recognition.errors import DataError, UsageError
 from recognition.paths import DATA_DIR, MODEL_NAME, TRAIN_STATE_NAME, model_file, out_dir
 
 DIGITS_DIR = DATA_DIR / "handwritten_digits"
@@ -140,6 +143,8 @@ class Settings:
     model: Path  # the model file: what training writes (--save), or what --no-train reads (--model)
     out_dir: Path
     digits_dir: Path
+    sheet: Path | None  # a photo of a sheet of digits for part G, besides digits_dir
+    labels: tuple | None  # the sheet's digits in reading order, to score it by
     map_points: int
     data_dir: Path
     train_limit: int | None
@@ -231,6 +236,23 @@ def build_parser():
         help="photos of handwritten digits for part G (default: data/handwritten_digits/)",
     )
     p.add_argument(
+        "--sheet",
+        type=Path,
+        default=None,
+        metavar="PHOTO",
+        help="also part G on one photo of a whole sheet of digits, turned any way: "
+        "fig08_handwritten_sheet.png (default: none)",
+    )
+    p.add_argument(
+        "--labels",
+        nargs="+",
+        choices=CLASS_NAMES,
+        default=None,
+        metavar="DIGIT",
+        help="the --sheet's digits in reading order (rows top to bottom, each left to right), "
+        "to score it by (default: none)",
+    )
+    p.add_argument(
         "--map-points",
         type=cli.non_negative_int,
         default=MAP_POINTS,
@@ -271,6 +293,10 @@ def parse_args(argv=None):
     recipe = recipes.RECIPES[given.get("recipe", mode.recipe)]
     if a.batch_size:
         recipe = dataclasses.replace(recipe, batch_size=a.batch_size)
+    if a.labels and not a.sheet:
+        raise UsageError("--labels names the digits of a --sheet PHOTO: pass one")
+    if a.sheet is not None and not a.sheet.is_file():
+        raise DataError(f"no image file {a.sheet}: --sheet takes a photo of a sheet of digits")
     out = a.out_dir or out_dir(mode.folder)
     if a.no_train:
         model = a.model or model_file(mode.folder)  # the default run's model
@@ -284,6 +310,8 @@ def parse_args(argv=None):
         model=model,
         out_dir=out,
         digits_dir=a.digits_dir,
+        sheet=a.sheet,
+        labels=tuple(a.labels) if a.labels else None,
         map_points=a.map_points,
         data_dir=a.data_dir,
         train_limit=a.train_limit,
@@ -491,6 +519,33 @@ def classify_photos(model, folder, out, show):
     return results, accuracy
 
 
+def classify_sheet(model, photo, labels, out, show):
+    """Part G on one photo of a sheet: every digit found, read and, with `labels`, scored
+    (fig08_handwritten_sheet.png).  Returns what metrics.json keeps of it."""
+    found, results, x, accuracy = classify.classify_sheet(
+        model, photo, classify.photo_input, CLASS_NAMES, labels
+    )
+    titles, colors = classify.sheet_titles(results)
+    head = f"Fig 8: a sheet of handwritten digits, read turned {found.rotation}°"
+    known = [r for r in results if r["label"] is not None]
+    if known:
+        head += f", {sum(r['label'] == r['prediction'] for r in known)}/{len(known)} correct"
+    plots.sheet_figure(
+        np.asarray(images.read_rgb(photo)),
+        [r["box"] for r in results],
+        found.size,
+        titles,
+        datasets.denormalize(x),
+        out / "fig08_handwritten_sheet.png",
+        title_colors=colors,
+        suptitle=head,
+        show=show,
+    )
+    print(classify.sheet_line(results, accuracy, photo))
+    rows = [[results[i] for i in row] for row in found.rows()]
+    return {"photo": str(photo), "rotation": found.rotation, "rows": rows, "accuracy": accuracy}
+
+
 def embedding_map(model, x, y, n, out, show):
     """Beyond the report: the fc1 features of the first n test digits in 2-D (PCA, t-SNE), errors
     ringed."""
@@ -575,6 +630,8 @@ def main(argv=None):
     )
     final, correct10 = use_reloaded(model, test_u8, (x_test, y_test), out, s.show)
     results, hw_accuracy = classify_photos(model, s.digits_dir, out, s.show)  # G
+    if s.sheet is not None:
+        metrics["sheet"] = classify_sheet(model, s.sheet, s.labels, out, s.show)
     n_map = min(s.map_points, len(y_test))
     if n_map >= 4:  # fewer points make no map
         metrics["embedding_map"] = embedding_map(model, x_test, y_test, n_map, out, s.show)

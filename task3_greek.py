@@ -7,6 +7,7 @@ and your own letter images:
     python task3_greek.py --letters alpha beta gamma delta epsilon
     python task3_greek.py --sweep
     python task3_greek.py --classify my_letters/
+    python task3_greek.py --classify sheet.jpg --labels alpha beta gamma
 
 Task 1's model is only read: its layers are frozen and a new last layer learns the letters
 (`--model outputs/task1_transformer/model.pth` transfers from the transformer instead).
@@ -20,7 +21,8 @@ fig11_greek_predictions.png (Fig 16 fig16_five_letters_predictions.png for five 
 Fig 12 fig12_training_error.png, Fig 13 fig13_network.txt, confusion_matrix.png, the Greek
 model.pth, metrics.json and, beyond the report, extra_embedding_map.png (fc1's features in
 2-D).  --sweep: Fig 17 fig17_sweep_loss.png, sweep_results.csv and .md in outputs/task3_sweep/;
---classify: classified_letters.png in outputs/task3_classify/.
+--classify: classified_letters.png (a sheet photo: classified_sheet.png) in
+outputs/task3_classify/.
 Expect >= 97 % on the test writers, and 18/18 (three letters) and 29/30 (five) by the
 report's protocol; 5-20 s a run on a 2-core laptop CPU.
 """
@@ -37,7 +39,18 @@ import numpy as np
 import torch
 
 from models import load_checkpoint, save_checkpoint
-from recognition import analysis, classify, cli, datasets, files, letters, plots, recipes, training
+from recognition import (
+    analysis,
+    classify,
+    cli,
+    datasets,
+    files,
+    images,
+    letters,
+    plots,
+    recipes,
+    training,
+)
 from recognition.errors import UsageError
 from recognition.paths import GREEK_MODEL, MNIST_MODEL, MODEL_NAME, ROOT, out_dir
 from recognition.transfer import EPOCHS, HEAD, HEAD_RECIPES, HEADS, RECIPE, train_head
@@ -66,7 +79,8 @@ class Settings:
     augment: bool
     frozen_dropout: bool
     head: str  # a name in transfer.HEADS: which layers learn
-    classify_dir: Path | None
+    classify_dir: Path | None  # a folder of letter images, or one photo of a sheet of them
+    labels: tuple | None  # the sheet's letters in reading order, to score it by
     seed: int
     device: str
     show: bool
@@ -185,10 +199,19 @@ def make_parser():
     )
     mode.add_argument(
         "--classify",
-        type=cli.folder,
+        type=Path,
         default=None,
-        metavar="DIR",
-        help="only predict the images under DIR with a Greek --model (default: off)",
+        metavar="DIR_OR_PHOTO",
+        help="only predict the images under DIR, or every letter on a PHOTO of a sheet, with a "
+        "Greek --model (default: off)",
+    )
+    p.add_argument(
+        "--labels",
+        nargs="+",
+        default=None,
+        metavar="LETTER",
+        help="with --classify PHOTO: its letters in reading order (rows top to bottom, each left "
+        "to right), to score it by (default: none)",
     )
     return p
 
@@ -206,6 +229,8 @@ def parse_args(argv=None):
     """The command line as Settings; UsageError for values that do not go together."""
     args = make_parser().parse_args(argv)
     mode = "classify" if args.classify else "sweep" if args.sweep else "train"
+    if args.labels and not (args.classify and args.classify.is_file()):
+        raise UsageError("--labels names the letters of a --classify PHOTO: pass one")
     epochs = args.epochs or (SWEEP_EPOCHS if args.sweep else [EPOCHS])
     batch_sizes = args.batch_size or (SWEEP_BATCH_SIZES if args.sweep else [RECIPE.batch_size])
     for flag, values in (("--epochs", epochs), ("--batch-size", batch_sizes)):
@@ -233,6 +258,7 @@ def parse_args(argv=None):
         frozen_dropout=args.frozen_dropout,
         head=args.head,
         classify_dir=args.classify,
+        labels=tuple(args.labels) if args.labels else None,
         seed=args.seed,
         device=args.device,
         show=args.show,
@@ -533,6 +559,8 @@ def classify_letters(s, device):
     classes = ckpt.get("class_names") or [str(i) for i in range(model.fc2.out_features)]
     model = training.prepare(model, device)
     pipeline = s.pipeline or letters.saved_pipeline(ckpt, s.model)
+    if s.classify_dir.is_file():
+        return classify_sheet(model, classes, pipeline, s)
     results, x, accuracy = classify.classify_folder(
         model, s.classify_dir, letters.input_function(pipeline), classes
     )
@@ -554,6 +582,39 @@ def classify_letters(s, device):
         suptitle=f"Letters in {s.classify_dir.name}/ classified by {s.model.name}",
     )
     return {"classes": classes, "pipeline": pipeline, "results": results, "accuracy": accuracy}
+
+
+def classify_sheet(model, classes, pipeline, s):
+    """--classify PHOTO: every letter on a photo of a sheet, read (turned the way the model reads
+    it best) and scored by --labels in reading order (classified_sheet.png)."""
+    unknown = sorted(set(s.labels or ()) - set(classes))
+    if unknown:
+        raise UsageError(f"--labels {' '.join(unknown)}: the model knows {', '.join(classes)}")
+    photo = s.classify_dir
+    found, results, x, accuracy = classify.classify_sheet(
+        model, photo, letters.input_function(pipeline), classes, s.labels
+    )
+    print(classify.sheet_line(results, accuracy, photo))
+    titles, colors = classify.sheet_titles(results)
+    plots.sheet_figure(
+        np.asarray(images.read_rgb(photo)),
+        [r["box"] for r in results],
+        found.size,
+        titles,
+        datasets.denormalize(x),
+        s.out_dir / "classified_sheet.png",
+        title_colors=colors,
+        suptitle=f"Letters on {photo.name}, read turned {found.rotation}°, by {s.model.name}",
+        show=s.show,
+    )
+    rows = [[results[i] for i in row] for row in found.rows()]
+    return {
+        "classes": classes,
+        "pipeline": pipeline,
+        "rotation": found.rotation,
+        "rows": rows,
+        "accuracy": accuracy,
+    }
 
 
 RUNS = {"train": train_letters, "sweep": sweep, "classify": classify_letters}

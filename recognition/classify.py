@@ -4,14 +4,17 @@ Used by Task 1 part G (photos of digits) and `task3_greek.py --classify` (letter
 image file under the folder goes through the task's own preprocessing (`to_input`; for
 photos of one handwritten character, `photo_input`, shared by digits and letters), a
 file that cannot be read or holds no ink is skipped with one warning line, and a file
-whose folder or name gives its class (`images.label_from_path`) is scored.
+whose folder or name gives its class (`images.label_from_path`) is scored.  A photo of a whole
+sheet (`classify_sheet`) is cut into its characters by sheet.py and scored by labels given in
+reading order.
 """
 
 import warnings
 
+import numpy as np
 import torch
 
-from recognition import datasets
+from recognition import datasets, sheet
 from recognition.errors import DataError, UserError
 from recognition.images import image_files, label_from_path, photo_to_mnist
 from recognition.training import predict
@@ -96,3 +99,79 @@ def titles_and_colors(results):
         for r in results
     ]
     return titles, colors
+
+
+def network_classifier(model, to_input=photo_input):
+    """sheet.read_sheet's `classify`: characters -> (N, C) probabilities by `model`.
+
+    With the photo pipeline each character's own 28x28 input is used (MNIST-normalised); another
+    pipeline (`to_input`, as letters.input_function gives it) reads the character's crop.
+    """
+    device = next(model.parameters()).device
+
+    def classify(characters):
+        return predict(model, sheet_inputs(characters, to_input).to(device)).exp().cpu().numpy()
+
+    return classify
+
+
+def sheet_inputs(characters, to_input=photo_input):
+    """The network's inputs (N, 1, 28, 28) of a sheet's characters, as `network_classifier`."""
+    if to_input is photo_input:
+        u8 = torch.from_numpy(np.stack([c.input for c in characters]) * 255.0)
+        return datasets.normalize(u8, "MNIST")  # (N, 28, 28) -> (N, 1, 28, 28)
+    return torch.stack([to_input(c.crop) for c in characters])
+
+
+def classify_sheet(model, photo, to_input, class_names, labels=None):
+    """Read every character on the sheet `photo` (sheet.read_sheet, turned the way `model` reads
+    it best) and score it by `labels` (class names in reading order), where given.
+
+    Returns (sheet, results, x, accuracy): results [{row, box, label, prediction, probability}]
+    in reading order, x the inputs as the network saw them, accuracy over the labelled characters
+    (None without labels).  A count that differs from the labels' is warned of; the first ones are
+    scored.
+    """
+    found = sheet.read_sheet(photo, classify=network_classifier(model, to_input))
+    n = len(found.characters)
+    if labels is not None and len(labels) != n:
+        warnings.warn(f"found {n} characters on {photo}, --labels gives {len(labels)}")
+    labels = list(labels or []) + [None] * n
+    top, pred = torch.from_numpy(found.probabilities).max(1)
+    results = [
+        {
+            "row": c.row,
+            "box": list(c.box),
+            "label": label,
+            "prediction": class_names[int(k)],
+            "probability": round(float(q), 4),
+        }
+        for c, label, k, q in zip(found.characters, labels, pred, top)
+    ]
+    return found, results, sheet_inputs(found.characters, to_input), accuracy(results)
+
+
+def sheet_titles(results):
+    """Per character of `classify_sheet`'s results, its title ('7 0.98', '1 0.61 (true 7)') and
+    colour, as `titles_and_colors`."""
+    titles, colors = titles_and_colors(results)
+    titles = [
+        f"{r['prediction']} {r['probability']:.2f}" + t[len(r["prediction"]) :]
+        for r, t in zip(results, titles)
+    ]
+    return titles, ["tab:blue" if c == "black" else c for c in colors]
+
+
+def sheet_line(results, accuracy, photo):
+    """One line on a sheet read: its characters row by row, and the score where labelled."""
+    rows = {}
+    for r in results:
+        rows.setdefault(r["row"], []).append(r["prediction"])
+    read = " / ".join(" ".join(row) for row in rows.values())
+    known = [r for r in results if r["label"] is not None]
+    score = (
+        ""
+        if accuracy is None
+        else (f"; {sum(r['label'] == r['prediction'] for r in known)}/{len(known)} correct")
+    )
+    return f"{photo}: {len(results)} characters in {len(rows)} rows: {read}{score}"

@@ -7,6 +7,8 @@ demo.py.
 * `analyse`: image bytes -> everything the page shows: the 28x28 input as the network sees it,
   the class probabilities, the network's own maps (`forward_maps`: Net's conv1 and conv2 outputs,
   the transformer's patch embeddings and encoder tokens) and a Grad-CAM map, as a JSON-ready dict.
+* `read`: image bytes (a sheet, a camera frame) -> every character found (sheet.py), its box, its
+  28x28 input and probabilities, and the quarter turn it was read at, as a JSON-ready dict.
 
 Safe to call from many threads at once: each model is loaded once, put in eval mode and its
 parameters frozen; a request never writes to it (no hooks, no `.grad`: see gradcam.py).
@@ -25,7 +27,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from models import NetTransformer, load_checkpoint
-from recognition import classify, datasets, gradcam, letters
+from recognition import classify, datasets, gradcam, letters, sheet
 from recognition.errors import DataError, UserError, first_line
 from recognition.paths import MODEL_NAME, OUT_DIR
 
@@ -233,5 +235,47 @@ def analyse(entry, data):
             for name, title in entry.map_titles
         ],
         "gradcam": _rounded(cams[0]),
+        "analyse_ms": round(1000 * (time.perf_counter() - t0), 2),
+    }
+
+
+def read(entry, data, turn=True):
+    """Image bytes -> every character on it as `entry`'s network reads it, as a JSON-ready dict
+    (DataError for a bad image or one with no characters).
+
+    rotation: degrees clockwise the image was turned to read it (tried only with `turn`);
+    width, height: the image's; characters in reading order, each with its box [x, y, w, h],
+    row, input (28x28 as the network sees it), probabilities, prediction, top_probability and
+    not_sure.
+    """
+    t0 = time.perf_counter()
+    check_image(data)
+    found = sheet.read_sheet(
+        io.BytesIO(data),
+        classify=classify.network_classifier(entry.model, entry.to_input),
+        rotations=sheet.ROTATIONS if turn else (0,),
+    )
+    inputs = datasets.denormalize(classify.sheet_inputs(found.characters, entry.to_input))
+    characters = []
+    for c, prob, x in zip(found.characters, found.probabilities, inputs):
+        top = int(prob.argmax())
+        characters.append(
+            {
+                "box": list(c.box),
+                "row": c.row,
+                "prediction": entry.class_names[top],
+                "top_probability": round(float(prob[top]), DECIMALS),
+                "not_sure": bool(prob[top] < NOT_SURE),
+                "probabilities": _rounded(prob),
+                "input": _rounded(x),
+            }
+        )
+    return {
+        "model": entry.id,
+        "classes": list(entry.class_names),
+        "rotation": found.rotation,
+        "width": found.size[0],
+        "height": found.size[1],
+        "characters": characters,
         "analyse_ms": round(1000 * (time.perf_counter() - t0), 2),
     }

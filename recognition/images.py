@@ -7,6 +7,10 @@
   one's name or folder gives it.
 * `photo_to_mnist`: a photo of one handwritten digit -> 28x28, white ink on black, as
   MNIST was made (ink found, stroke width matched, 20x20 fit, centred by mass).
+
+One pipeline serves a photo of one character, a sheet of many (sheet.py) and a camera frame:
+`read_gray` (or `open_oriented` + `gray_of`), `ink_strength` (ink found, lighting evened out),
+then, per character, `ink_to_mnist`.  `ink_map` is `ink_strength` with the specks dropped.
 """
 
 import warnings
@@ -28,6 +32,7 @@ MAX_SIDE = 1600
 # (5-95 %: 0.66-0.99).
 FAINT = 0.1
 MNIST_STROKE_MEDIAN = 0.85
+EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a phone held its camera
 
 
 def is_image_file(path):
@@ -69,6 +74,12 @@ def open_image(path, max_side=MAX_SIDE):
     `max_side` pixels; DataError if it is not a readable image.
 
     `path` may also be a binary file object (an upload held in memory, `io.BytesIO`)."""
+    return open_oriented(path, max_side)[0]
+
+
+def open_oriented(path, max_side=MAX_SIDE):
+    """(image, full size, turned) as `open_image` reads it: `full size` (width, height) is the
+    photo's before scaling down (EXIF-rotated), `turned` whether its EXIF said how to turn it."""
     if hasattr(path, "read"):
         name = "the image"
     else:
@@ -79,6 +90,10 @@ def open_image(path, max_side=MAX_SIDE):
         with Image.open(
             path
         ) as src:  # closed at once: a multi-frame file (GIF) would otherwise stay open
+            orientation = src.getexif().get(EXIF_ORIENTATION, 1)
+            turned = orientation not in (1, None)
+            # Orientations 5-8 turn the photo a quarter: its width and height swap.
+            full_size = src.size[::-1] if orientation in (5, 6, 7, 8) else src.size
             if max(src.size) > max_side:
                 src.draft(
                     src.mode,
@@ -102,7 +117,7 @@ def open_image(path, max_side=MAX_SIDE):
         Image.DecompressionBombError,
     ) as e:
         raise DataError(f"{name}: not a readable image ({first_line(e)})") from None
-    return img
+    return img, tuple(full_size), turned
 
 
 def read_rgb(path):
@@ -122,9 +137,16 @@ def read_gray(path):
     """Any image file -> float32 (H, W) luminance in [0, 1], EXIF-rotated, transparency composited.
 
     A transparent background is filled with the colour that contrasts with the ink,
-    so an RGBA digit ends up as ink on an opaque background like any photo.
+    so an RGBA digit ends up as ink on an opaque background like any photo.  A luminance array
+    (a crop of a sheet) is taken as it is.
     """
-    img = open_image(path)
+    if isinstance(path, np.ndarray):
+        return path.astype(np.float32)
+    return gray_of(open_image(path))
+
+
+def gray_of(img):
+    """A PIL image -> float32 (H, W) luminance in [0, 1], as `read_gray` gives it."""
     if img.mode == "P":
         img = img.convert("RGBA")
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -150,7 +172,15 @@ def read_gray(path):
 
 
 def ink_map(gray):
-    """Luminance -> ink strength in [0, 1] (ink bright, paper 0), with uneven lighting removed."""
+    """Luminance -> (ink strength in [0, 1] (ink bright, paper 0), with uneven lighting removed,
+    the ink's mask), specks dropped: one character's ink."""
+    ink, mask = ink_strength(gray)
+    return drop_specks(ink, mask)
+
+
+def ink_strength(gray, min_contrast=1e-3):
+    """Luminance -> (ink strength in [0, 1], ink bright and paper 0, with uneven lighting removed;
+    its mask, uint8 0/1); DataError where there is no ink, none `min_contrast` from the paper."""
     h, w = gray.shape
     # The ink is the minority of pixels far from the paper's (median) brightness: on which side?
     lo, paper_level, hi = np.percentile(gray, [0.5, 50, 99.5])  # one partial sort for the three
@@ -164,7 +194,7 @@ def ink_map(gray):
     paper = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (ks, ks), 0)
     gray = np.clip(gray - cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 0, None)
     top = np.percentile(gray, 99.5)
-    if top <= 1e-3:
+    if top <= min_contrast:
         raise DataError("the image holds no ink")
     ink = np.clip(gray / top, 0, 1)
     # Otsu's threshold separates ink from paper noise; fade in just above it.
@@ -173,6 +203,12 @@ def ink_map(gray):
     ink = np.clip((ink - 0.5 * t) / max(1e-3, 1 - 0.5 * t), 0, 1)
     mask = (ink > 0.5 * t).astype(np.uint8)
     mask[rules.rule_mask(mask)] = 0  # a form's dotted baseline, a box's edge: not the character's
+    return ink, mask
+
+
+def drop_specks(ink, mask):
+    """(ink, mask as bool) of `ink_strength` with every piece under 5 % of the largest dropped."""
+    h, w = mask.shape
     # Drop specks: keep connected pieces at least 5 % of the largest piece's area.  16-bit labels
     # (a third of the time on the demo's pad) where they cannot run out: at most one piece per 2x2
     # block, plus the background.
@@ -206,7 +242,12 @@ def photo_to_mnist(path_or_gray, size=28, box=20):
     )
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
-    ink, mask = ink_map(gray)
+    return ink_to_mnist(*ink_map(gray), size, box)
+
+
+def ink_to_mnist(ink, mask, size=28, box=20):
+    """One character's ink (`ink_map`'s (ink, mask)) -> float32 (28, 28) in [0, 1], as
+    `photo_to_mnist` makes it."""
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # the ink's bounding box
     ink = ink[y : y + h, x : x + w]
     mask = mask[y : y + h, x : x + w].astype(np.uint8)

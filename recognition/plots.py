@@ -613,3 +613,44 @@ def embedding_map(
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 0.86, 1))
     return save(fig, path, show)
+
+
+def sheet_figure(
+    photo, boxes, size, titles, inputs, path, title_colors=None, suptitle=None, show=False
+):
+    """A sheet read whole: the photo (RGB) with each character's box (x, y, w, h, in a photo of
+    `size` (width, height): the full photo where `photo` is it scaled down) and title (its
+    prediction and probability), and the 28x28 inputs below in reading order, numbered as the
+    boxes are (Task 1 part G on one photo, fig08_handwritten_sheet.png)."""
+    colors = title_colors or ["tab:blue"] * len(boxes)
+    scale = photo.shape[1] / size[0]
+    boxes = [[v * scale for v in box] for box in boxes]
+    cols = min(10, len(inputs))
+    rows = -(-len(inputs) // cols)
+    h, w = photo.shape[:2]
+    photo_height = 7.0 * h / w
+    fig = plt.figure(figsize=(7.0, photo_height + 0.9 * rows + 0.4))
+    grid = fig.add_gridspec(1 + rows, cols, height_ratios=[photo_height] + [0.9] * rows)
+    ax = fig.add_subplot(grid[0, :])
+    ax.imshow(photo, interpolation="antialiased")
+    ax.set(xticks=[], yticks=[])
+    for i, ((x, y, bw, bh), title, color) in enumerate(zip(boxes, titles, colors)):
+        ax.add_patch(plt.Rectangle((x, y), bw, bh, fill=False, edgecolor=color, linewidth=1.5))
+        ax.text(
+            x,
+            y,
+            f"{i + 1}: {title}",
+            color="white",
+            fontsize=7,
+            va="bottom",
+            bbox={"facecolor": color, "edgecolor": "none", "pad": 1, "alpha": 0.85},
+        )
+    for i, (x, title, color) in enumerate(zip(inputs, titles, colors)):
+        cell = fig.add_subplot(grid[1 + i // cols, i % cols])
+        cell.imshow(np.asarray(x), cmap="gray", vmin=0, vmax=1, interpolation="none")
+        cell.set(xticks=[], yticks=[])
+        cell.set_title(f"{i + 1}: {title.split()[0]}", fontsize=8, color=color)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return save(fig, path, show)

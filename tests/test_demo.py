@@ -14,6 +14,7 @@ import urllib.parse
 
 import numpy as np
 import pytest
+import test_sheet
 import torch
 from conftest import DIGITS, GREEK, SMALL_TRANSFORMER, call, start_server
 from PIL import Image, ImageDraw
@@ -195,18 +196,20 @@ def test_predict_answers_what_the_network_sees_and_thinks(server, model_id):
 
 
 @slow
-def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server):
+@pytest.mark.parametrize("api", ["api/predict", "api/read"])
+def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server, api):
     url = server[0]
     blank = io.BytesIO()
     Image.new("L", (300, 300), 255).save(blank, "PNG")
     huge = io.BytesIO()
     Image.new("L", (9000, 9000), 255).save(huge, "PNG")  # 100 kB of file, 81 megapixels
+    empty = "no ink" if api == "api/predict" else "no characters found on the page"
     cases = [
-        ("api/predict?model=nope", SEVEN, 404, "no model"),
-        ("api/predict", b"hello, not an image", 400, "not an image"),
-        ("api/predict", np.random.default_rng(0).bytes(demo.MAX_BODY + 1), 413, "limit is 5 MB"),
-        ("api/predict", blank.getvalue(), 400, "no ink"),
-        ("api/predict", huge.getvalue(), 400, "megapixels"),
+        (f"{api}?model=nope", SEVEN, 404, "no model"),
+        (api, b"hello, not an image", 400, "not an image"),
+        (api, np.random.default_rng(0).bytes(demo.MAX_BODY + 1), 413, "limit is 5 MB"),
+        (api, blank.getvalue(), 400, empty),
+        (api, huge.getvalue(), 400, "megapixels"),
         ("api/elsewhere", SEVEN, 404, "no API"),
     ]
     for path, body, code, words in cases:
@@ -217,7 +220,7 @@ def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(server):
         )
         assert "\n" not in answer["error"] and "Traceback" not in answer["error"]
     assert call(url, "nothing-here")[0] == 404
-    assert call(url, "api/predict", SEVEN)[0] == 200  # still serving; no model named: the default
+    assert call(url, api, SEVEN)[0] == 200  # still serving; no model named: the default
 
 
 @slow
@@ -289,13 +292,13 @@ def test_what_cannot_be_served_is_one_line(tmp_path, flags, words):
     assert done.returncode == 2 and done.stderr.startswith(words) and "Traceback" not in done.stderr
 
 
-def raw_post(url, headers):
-    """(status, JSON answer) of a POST to /api/predict with exactly `headers`: http.client adds a
+def raw_post(url, headers, api="/api/predict"):
+    """(status, JSON answer) of a POST to `api` with exactly `headers`: http.client adds a
     Content-Length of its own unless the request is put together by hand."""
     host, port = urllib.parse.urlsplit(url)[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        conn.putrequest("POST", "/api/predict")
+        conn.putrequest("POST", api)
         for name, value in headers.items():
             conn.putheader(name, value)
         conn.endheaders()
@@ -306,12 +309,47 @@ def raw_post(url, headers):
 
 
 @slow
-def test_a_body_without_a_usable_length_is_refused_in_one_line(server):
-    status, answer = raw_post(server[0], {"Content-Type": "image/png"})
+@pytest.mark.parametrize("api", ["/api/predict", "/api/read"])
+def test_a_body_without_a_usable_length_is_refused_in_one_line(server, api):
+    status, answer = raw_post(server[0], {"Content-Type": "image/png"}, api)
     assert (status, answer["status"]) == (411, 411) and "Content-Length" in answer["error"]
-    status, answer = raw_post(server[0], {"Content-Length": "-5"})
+    status, answer = raw_post(server[0], {"Content-Length": "-5"}, api)
     assert (status, answer["error"]) == (400, "negative Content-Length")
-    assert call(server[0], "api/predict", SEVEN)[0] == 200  # and the server goes on
+    assert call(server[0], api.lstrip("/"), SEVEN)[0] == 200  # and the server goes on
+
+
+def sheet_png(order, cols=5):
+    """PNG bytes of a page of the committed digit photos in `order`, and their boxes."""
+    page, _, boxes = test_sheet.compose(test_sheet.digits(order), cols=cols)
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue(), boxes
+
+
+@pytest.mark.parametrize("model_id", MODELS)
+def test_read_gives_every_character_with_its_box_and_input(demo_models_dir, model_id):
+    entry = demo_models.load_entry(model_id, demo_models_dir / model_id / "model.pth")
+    data, boxes = sheet_png([4, 0, 7, 1, 9, 2], cols=3)
+    a = demo_models.read(entry, data, turn=False)
+    assert a["rotation"] == 0 and (a["width"], a["height"]) == Image.open(io.BytesIO(data)).size
+    assert [c["box"] for c in a["characters"]] == [list(b) for b in boxes]  # reading order
+    assert [c["row"] for c in a["characters"]] == [0, 0, 0, 1, 1, 1]
+    for c in a["characters"]:
+        assert len(c["probabilities"]) == len(MODELS[model_id])
+        assert c["prediction"] == MODELS[model_id][int(np.argmax(c["probabilities"]))]
+        assert np.array(c["input"]).shape == (28, 28) and np.max(c["input"]) > 0.5
+    # The photo pipeline's own input for the one character of a single photo.
+    single = demo_models.read(entry, (ROOT / "data/handwritten_digits/7.png").read_bytes())
+    assert len(single["characters"]) == 1
+
+
+@slow
+def test_read_over_http_is_what_demo_models_reads(server, demo_models_dir):
+    data, _ = sheet_png([3, 8, 5])
+    status, a = call(server[0], "api/read?model=task1&turn=0", data)
+    entry = demo_models.load_entry("task1", demo_models_dir / "task1" / "model.pth")
+    direct = demo_models.read(entry, data, turn=False)
+    assert status == 200 and a["characters"] == direct["characters"]
 
 
 def test_the_flags_defaults_are_the_ones_help_names(capsys):

@@ -2,19 +2,24 @@
 
 Draws a digit stroke by stroke with pointer events, reads the prediction the page shows and checks
 it against the API, undoes a stroke, switches the model (to the Greek Net and to the transformer,
-whose own maps the page then shows), uploads an oversized file, and writes a screenshot to
-outputs/demo/screenshot.png.  Skipped where Chromium, chromedriver or selenium is missing (CI's
-.ci/run installs them).  The models are made by the tests (conftest.demo_models_dir).
+whose own maps the page then shows), uploads an oversized file, switches on a fake camera that
+films a page of handwritten digits (a .y4m the test writes) and checks the boxes and predictions
+drawn over it, and writes screenshots to outputs/demo/screenshot.png and camera.png.  Skipped
+where Chromium, chromedriver or selenium is missing (CI's .ci/run installs them).  The models
+are made by the tests (conftest.demo_models_dir).
 """
 
 import base64
 import itertools
+import json
 import os
 import shutil
 import signal
 
+import numpy as np
 import pytest
-from conftest import GREEK, call, start_server
+import test_sheet
+from conftest import DIGITS, GREEK, call, start_server
 
 from recognition.paths import DATA_DIR, OUT_DIR
 
@@ -57,12 +62,51 @@ DIGITS_DIR = DATA_DIR / "handwritten_digits"  # the committed stand-in photos
 SEVEN = [[(80, 60), (140, 58), (200, 60)], [(200, 60), (165, 140), (130, 230)]]
 
 
+CAMERA_SCREENSHOT = OUT_DIR / "demo" / "camera.png"
+CAMERA_DIGITS = [3, 0, 7, 4, 9]  # written on the fake camera's page, left to right
+
+
+def write_y4m(path, frame):
+    """A .y4m video of one grey frame (uint8 (480, 640)) that Chromium's fake camera plays in a
+    loop: the header, then FRAME and the Y, U and V planes (4:2:0, colourless)."""
+    h, w = frame.shape
+    chroma = np.full((h // 2, w // 2), 128, np.uint8).tobytes()
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
+        f.writelines(b"FRAME\n" + frame.tobytes() + chroma + chroma for _ in range(2))
+
+
+def camera_page(tmp_path_factory):
+    """A 640x480 camera view of a page with CAMERA_DIGITS (the committed photos) in a row, under
+    a shadow; the .y4m file and the digits' boxes."""
+    glyphs = test_sheet.digits(CAMERA_DIGITS, side=80)
+    page, _, boxes = test_sheet.compose(glyphs, cols=5, cell=110)
+    frame = np.full((480, 640), test_sheet.PAPER, np.float32)
+    top, left = 140, 45
+    frame[top : top + page.shape[0], left : left + page.shape[1]] = page[:, : 640 - left]
+    frame *= np.linspace(0.7, 1.0, 640, dtype=np.float32)[None]
+    path = tmp_path_factory.mktemp("camera") / "page.y4m"
+    write_y4m(path, (np.clip(frame, 0, 1) * 255).astype(np.uint8))
+    return path, [(x + left, y + top, w, h) for x, y, w, h in boxes]
+
+
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def camera(tmp_path_factory):
+    return camera_page(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, camera):
     os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for drivers online
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in QUIET_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+    fake_camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera[0]}",
+    ]
+    profile = f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"
+    for flag in QUIET_FLAGS + fake_camera + [profile]:
         options.add_argument(flag)
     driver = webdriver.Chrome(
         options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
@@ -225,3 +269,37 @@ def test_oversized_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     before = answers(driver)
     draw_stroke(driver, SEVEN[1])  # the page still works, and the error goes away
     assert not error.is_displayed() and answers(driver) == before + 1
+
+
+def test_the_camera_boxes_every_digit_in_view_with_its_prediction(page, camera):
+    _, driver = page
+    _, boxes = camera
+    Select(driver.find_element(By.ID, "model")).select_by_value("task1")
+    driver.find_element(By.ID, "camera").click()
+    wait_for(
+        driver,
+        lambda d: int(d.find_element(By.TAG_NAME, "body").get_attribute("data-frames") or 0) >= 2,
+    )
+    read = json.loads(driver.find_element(By.ID, "view").get_attribute("data-read"))
+    # Each digit boxed where it is on the page, left to right, and named.
+    assert len(read) == len(CAMERA_DIGITS)
+    for r, (x, y, w, h) in zip(read, boxes):
+        assert np.abs(np.array(r["box"]) - (x, y, w, h)).max() <= 8, (r, (x, y, w, h))
+        assert r["prediction"] in DIGITS
+    inputs = driver.find_elements(By.CSS_SELECTOR, "#live-inputs canvas")
+    assert len(inputs) == len(CAMERA_DIGITS)
+    status = driver.find_element(By.ID, "live-status").text
+    sure = [r["prediction"] for r in read if not r["not_sure"]]
+    assert status == (" ".join(sure) if sure else "not sure")
+    # The boxes are drawn over the video: the box colour where a box's left edge is.
+    x, y, _, h = read[0]["box"]
+    pixel = driver.execute_script(
+        "const c = document.getElementById('view').getContext('2d');"
+        f"return Array.from(c.getImageData({x}, {y + h // 2}, 1, 1).data);"
+    )
+    assert max(pixel[:3]) - min(pixel[:3]) > 80  # blue (sure) or orange (not), not grey paper
+    CAMERA_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert driver.find_element(By.ID, "live").screenshot(str(CAMERA_SCREENSHOT))
+    # Switched off, the page reads the pad again.
+    driver.find_element(By.ID, "camera").click()
+    assert not driver.find_element(By.ID, "live").is_displayed()

@@ -1,6 +1,6 @@
 // Draw a digit: the page's side of demo.py. Strokes are kept as point lists so that "undo" can
 // redraw the rest; after each stroke the pad (or an uploaded photo, as sent) goes to
-// POST /api/predict.
+// POST /api/predict. The camera's frames go to POST /api/read.
 "use strict";
 
 const PEN_WIDTH = 18;        // pad pixels: on the 280-pixel pad about MNIST's stroke at 28 pixels
@@ -219,6 +219,95 @@ function mapGrid(map) {
   const section = document.createElement("div");
   section.append(text("h2", map.title), grid);
   return section;
+}
+
+// ---- the camera: a frame goes to POST /api/read as soon as the answer to the last one is in (one
+// request in flight, so the page keeps up with the server, however fast it is); each character
+// found is boxed over the video with its prediction, and its 28x28 input shown beside it
+const video = $("video"), view = $("view");
+let stream = null;
+
+$("camera").addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+
+async function startCamera() {
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+  } catch (err) {
+    showError(`no camera (${err.message})`);
+    return;
+  }
+  video.srcObject = stream;
+  await video.play();
+  $("camera").setAttribute("aria-pressed", "true");
+  $("live").hidden = false;
+  document.body.dataset.camera = "on";
+  readFrames();
+}
+
+function stopCamera() {
+  for (const track of stream.getTracks()) track.stop();
+  stream = null;
+  $("camera").setAttribute("aria-pressed", "false");
+  $("live").hidden = true;
+  document.body.dataset.camera = "off";
+}
+
+async function readFrames() {
+  const frame = document.createElement("canvas");
+  while (stream) {
+    frame.width = video.videoWidth || 640; frame.height = video.videoHeight || 480;
+    frame.getContext("2d").drawImage(video, 0, 0, frame.width, frame.height);
+    const blob = await new Promise((done) => frame.toBlob(done, "image/jpeg", 0.85));
+    let response, answer;
+    try {
+      const url = `api/read?turn=0&model=${encodeURIComponent($("model").value)}`;
+      response = await fetch(url, { method: "POST", body: blob });
+      answer = await response.json();
+    } catch (err) {
+      showError(`no answer from the server (${err.message}); is demo.py still running?`);
+      await new Promise((done) => setTimeout(done, 1000));
+      continue;
+    }
+    if (!stream) break;
+    // 400 for a frame without characters: nothing to read, not an error
+    const characters = response.ok ? answer.characters : [];
+    if (!response.ok && response.status !== 400) {
+      showError(`${answer.error || response.statusText} (HTTP ${response.status})`);
+    } else {
+      showError("");
+    }
+    showFrame(frame, characters);
+    document.body.dataset.frames = String(Number(document.body.dataset.frames || 0) + 1);
+  }
+}
+
+// The frame as sent, each character boxed: blue and named when sure, orange "?" when not.
+function showFrame(frame, characters) {
+  view.width = frame.width; view.height = frame.height;
+  const c = view.getContext("2d");
+  c.drawImage(frame, 0, 0);
+  c.lineWidth = 3; c.font = "bold 22px system-ui, sans-serif";
+  const inputs = [];
+  characters.forEach((ch, i) => {
+    const [x, y, w, h] = ch.box;
+    const label = ch.not_sure ? "?" : ch.prediction;
+    c.strokeStyle = c.fillStyle = ch.not_sure ? "#e07000" : "#1f5fa8";
+    c.strokeRect(x, y, w, h);
+    c.fillText(`${label} ${Math.round(100 * ch.top_probability)}%`, x, Math.max(20, y - 6));
+    const input = document.createElement("canvas");
+    const flat = ch.input.flat();
+    paint(input, 28, 28, (k) => grey(flat[k]));
+    const figure = document.createElement("figure");
+    figure.append(input, text("figcaption", `${i + 1}: ${label}`));
+    inputs.push(figure);
+  });
+  $("live-inputs").replaceChildren(...inputs);
+  const sure = characters.filter((ch) => !ch.not_sure);
+  $("live-status").textContent = !characters.length ? "nothing to read"
+    : !sure.length ? "not sure"
+    : sure.map((ch) => ch.prediction).join(" ");
+  view.dataset.read = JSON.stringify(characters.map((ch) => ({
+    box: ch.box, prediction: ch.prediction, not_sure: ch.not_sure })));
 }
 
 // ---- start: list the models
