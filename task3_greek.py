@@ -9,12 +9,14 @@ and your own letter images:
     python task3_greek.py --classify my_letters/
     python task3_greek.py --classify sheet.jpg --labels alpha beta gamma
 
-Task 1's model is only read: its layers are frozen and a new last layer learns the letters
+Task 1's model is only read: its layers are frozen and a new last layer learns the letters,
+with fc1 (`--head last-two`, the default) or alone (`--head last`, the report's)
 (`--model outputs/task1_transformer/model.pth` transfers from the transformer instead).
-By default it learns from many writers' stand-in letters (data/greek_hands_train, tested on
-data/greek_hands_test, other writers) through the photo pipeline, which reads real scans,
-photos and screenshots; `--pipeline course --train-dir data/greek_train --test-dir
-data/greek_test` is the report's protocol (what reproduce.py runs).
+By default it learns from many writers' stand-in letters of all 24 lowercase letters
+(data/greek_hands_train, tested on data/greek_hands_test, other writers) through the photo
+pipeline, which reads real scans, photos and screenshots; `--head last --pipeline course
+--train-dir data/greek_train --test-dir data/greek_test` is the report's protocol (what
+reproduce.py runs).
 
 Writes to outputs/task3/ (K other letters: outputs/task3_greekK/): Fig 11
 fig11_greek_predictions.png (Fig 16 fig16_five_letters_predictions.png for five letters),

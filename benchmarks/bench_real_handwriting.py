@@ -68,6 +68,12 @@ def parse_args(argv=None):
         help=f"letter pipeline(s) to measure (default: {letters.PIPELINES[0]})",
     )
     p.add_argument(
+        "--head",
+        choices=list(transfer.HEADS),
+        default=transfer.HEAD,
+        help=f"which layers learn, as Task 3's --head (default: {transfer.HEAD})",
+    )
+    p.add_argument(
         "--seeds",
         type=cli.positive_int,
         default=SEEDS,
@@ -113,7 +119,7 @@ def subset(data, all_classes, classes, device):
     return x[mask].to(device), y[mask].apply_(renumber.get).to(device)
 
 
-def measure_set(model_path, classes, train, real, writers, seeds, device):
+def measure_set(model_path, classes, train, real, writers, seeds, device, head=transfer.HEAD):
     """Train the head once per seed; accuracy on the real letters per seed, per letter and over
     the worst tenth of `writers` (one per real letter).
 
@@ -124,7 +130,15 @@ def measure_set(model_path, classes, train, real, writers, seeds, device):
     truth = real[1].cpu().tolist()
     for seed in seeds:
         model, _ = transfer.train_head(
-            model_path, len(classes), train, real, seed, device, eval_epochs=[], eval_train=False
+            model_path,
+            len(classes),
+            train,
+            real,
+            seed,
+            device,
+            head=head,
+            eval_epochs=[],
+            eval_train=False,
         )
         pred = training.predict(model, real[0]).argmax(1).cpu().tolist()
         correct = [p == t for p, t in zip(pred, truth)]
@@ -176,11 +190,11 @@ def measure_digits(model_path, digits_dir, device):
     return sum(r["label"] == r["prediction"] for r in known), len(known), wrong
 
 
-def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device):
+def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device, head):
     """Print every letter set's lines for the head trained through `pipeline`, tested on the real
     letters in `real_greek`."""
     print(
-        f"== {real_greek.name}: {pipeline} pipeline, head trained on {train_dir}, "
+        f"== {real_greek.name}: {pipeline} pipeline, {head} head trained on {train_dir}, "
         f"{transfer.EPOCHS} epochs, seeds {seeds}"
     )
     sets = letter_sets(train_dir, real_greek)
@@ -199,6 +213,7 @@ def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device)
             writers,
             seeds,
             device,
+            head,
         )
         report_set(name, *measured, seeds)
 
@@ -216,7 +231,9 @@ def main(argv=None):
     started = time.perf_counter()
     for real_greek in real_sets:
         for pipeline in args.pipeline:
-            measure_pipeline(pipeline, args.model, args.train_dir, real_greek, seeds, device)
+            measure_pipeline(
+                pipeline, args.model, args.train_dir, real_greek, seeds, device, args.head
+            )
     correct, n, wrong = measure_digits(args.model, digits_dir, device)
     print(
         f"digits (Task 1 model, photo pipeline): {correct}/{n}"

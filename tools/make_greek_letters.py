@@ -1,23 +1,25 @@
 """Make the stand-in handwritten Greek letters: the course-sized set and the many-writers set.
 
-No real letter images may be committed here, so this deterministic generator draws
-lowercase letters with pen strokes (handwriting.pen_coverage: not a typeface).
+No real letter images may be committed here, so this deterministic generator draws them: with
+pen strokes along skeletons (handwriting.pen_coverage), or printed by hand (print_hand: a
+typeface's centre line drawn again with a pen).
 
 * `data/greek_train/`, `data/greek_test/` (course format, for the report's protocol):
   alpha..epsilon, 128x128 greyscale, dark ink on shaded paper; one "hand" writes the
   training set (12 per letter) and another the test set (6 per letter).
-* `data/greek_hands_train/`, `data/greek_hands_test/` (what real handwriting teaches):
-  alpha..epsilon, theta, lambda, pi and sigma, each written by many "writers".  A writer
-  has a habitual shape of each letter (handwriting.GREEK_SHAPES: alpha as 'α' and as the
-  open fish, beta with and without descender, ...), a slant, a pen from fine to marker,
-  a letter size within the image, an image size, and a medium: a scan (white, greyscale
-  PNG), a photo (shaded paper, JPEG) or a note-taking app (ink on a transparent PNG).
-  The test writers are other writers (another seed) than the training writers.
+* `data/greek_hands_train/`, `data/greek_hands_test/` (what real handwriting teaches): all 24
+  lowercase letters, each written by many "writers".  A writer has a habitual shape of each
+  letter (one of handwriting.GREEK_SHAPES where the letter has them, for HANDWRITTEN_SHARE of
+  the writers; otherwise its typeface's, printed), a slant, a pen from fine to marker, a letter
+  size within the image, an image size, and a medium: a scan (white, greyscale PNG), a photo
+  (shaded paper, JPEG), a note-taking app (ink on a transparent PNG) or a scanned form (a small
+  one-bit box, sometimes with the form's dotted baseline or box edge).  The test writers are
+  other writers (another seed) than the training writers.
 
-    python tools/make_greek_letters.py      # about 10 s on a 2-core laptop CPU
+    python tools/make_greek_letters.py      # about 20 s on a 2-core laptop CPU
 
-It writes 60 training and 30 test images in the course format, and 648 and 162 in the many-writers
-set (nine letters), the same ones on every run.
+It writes 60 training and 30 test images in the course format, and 3600 and 720 in the
+many-writers set, the same ones on every run.
 """
 
 import argparse
