@@ -1,5 +1,5 @@
 # make setup      create .venv, install requirements.txt, fetch MNIST and FashionMNIST (idempotent)
-# make reproduce  run every task in report order and write outputs/REPORT.md (QUICK=1: a few minutes)
+# make reproduce  run every task in report order, write outputs/REPORT.md and REPORT.pdf (QUICK=1: 2 min)
 # make test       ruff, then the whole test suite
 # make test-quick ruff, then the unit tests: no real dataset, no subprocess, server or browser (under a minute)
 PYTHON ?= python3
