@@ -82,7 +82,7 @@ WRITERS = {
 }
 # A letter with skeletons in GREEK_SHAPES is written from one of them by this share of writers;
 # the others, and every writer of the other letters, print it (print_hand: a typeface's shape).
-HANDWRITTEN_SHARE = 0.6
+HANDWRITTEN_SHARE = 0.8
 SIDE = (72, 200)
 FORM_SIDE = (34, 64)  # a scanned form's letter box: small, one bit per pixel
 LETTER_FILL = (0.45, 1.0)
