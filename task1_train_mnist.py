@@ -525,21 +525,12 @@ def classify_sheet(model, photo, labels, out, show):
     found, results, x, accuracy = classify.classify_sheet(
         model, photo, classify.photo_input, CLASS_NAMES, labels
     )
-    titles, colors = classify.sheet_titles(results)
     head = f"Fig 8: a sheet of handwritten digits, read turned {found.rotation}°"
     known = [r for r in results if r["label"] is not None]
     if known:
         head += f", {sum(r['label'] == r['prediction'] for r in known)}/{len(known)} correct"
-    plots.sheet_figure(
-        np.asarray(images.read_rgb(photo)),
-        [r["box"] for r in results],
-        found.size,
-        titles,
-        datasets.denormalize(x),
-        out / "fig08_handwritten_sheet.png",
-        title_colors=colors,
-        suptitle=head,
-        show=show,
+    classify.sheet_figure(
+        photo, found, results, x, out / "fig08_handwritten_sheet.png", head, show=show
     )
     print(classify.sheet_line(results, accuracy, photo))
     rows = [[results[i] for i in row] for row in found.rows()]

@@ -47,7 +47,6 @@ from recognition import (
     cli,
     datasets,
     files,
-    images,
     letters,
     plots,
     recipes,
@@ -597,16 +596,13 @@ def classify_sheet(model, classes, pipeline, s):
         model, photo, letters.input_function(pipeline), classes, s.labels
     )
     print(classify.sheet_line(results, accuracy, photo))
-    titles, colors = classify.sheet_titles(results)
-    plots.sheet_figure(
-        np.asarray(images.read_rgb(photo)),
-        [r["box"] for r in results],
-        found.size,
-        titles,
-        datasets.denormalize(x),
+    classify.sheet_figure(
+        photo,
+        found,
+        results,
+        x,
         s.out_dir / "classified_sheet.png",
-        title_colors=colors,
-        suptitle=f"Letters on {photo.name}, read turned {found.rotation}°, by {s.model.name}",
+        f"Letters on {photo.name}, read turned {found.rotation}°, by {s.model.name}",
         show=s.show,
     )
     rows = [[results[i] for i in row] for row in found.rows()]

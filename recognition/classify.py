@@ -16,7 +16,7 @@ import torch
 
 from recognition import datasets, sheet
 from recognition.errors import DataError, UserError
-from recognition.images import image_files, label_from_path, photo_to_mnist
+from recognition.images import image_files, label_from_path, photo_to_mnist, read_rgb
 from recognition.training import predict
 
 DIGITS = [str(d) for d in range(10)]
@@ -160,6 +160,26 @@ def sheet_titles(results):
         for r, t in zip(results, titles)
     ]
     return titles, ["tab:blue" if c == "black" else c for c in colors]
+
+
+def sheet_figure(photo, found, results, inputs, path, suptitle, show=False):
+    """Draw a sheet as `classify_sheet` read it (`found`, `results`, `inputs`) to `path`: the photo
+    with each character's box and prediction, and the network's inputs below."""
+    # matplotlib only where a figure is drawn: the demo's server reads sheets without it.
+    from recognition import plots
+
+    titles, colors = sheet_titles(results)
+    plots.sheet_figure(
+        np.asarray(read_rgb(photo)),
+        [r["box"] for r in results],
+        found.size,
+        titles,
+        datasets.denormalize(inputs),
+        path,
+        title_colors=colors,
+        suptitle=suptitle,
+        show=show,
+    )
 
 
 def sheet_line(results, accuracy, photo):

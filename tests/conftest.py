@@ -17,6 +17,8 @@ from PIL import Image
 
 from models import Net, NetTransformer, save_checkpoint
 from recognition.paths import ROOT
+from tools.handwriting import GREEK as GREEK_STROKES
+from tools.handwriting import render
 
 GREEK = ["alpha", "beta", "gamma"]  # the classes of the demo's Greek test model
 DIGITS = [str(d) for d in range(10)]
@@ -32,6 +34,18 @@ def assert_figure(path, min_width=300, min_height=200):
         assert img.width >= min_width and img.height >= min_height, (path, img.size)
         pixels = np.asarray(img.convert("L"), dtype=np.float32)
     assert pixels.std() > 5 and (pixels < 128).mean() > 0.005, f"{path} looks blank"
+
+
+def write_letters(root, names, count, seed):
+    """`count` pen-drawn 128x128 images of each letter in `names` (alpha..epsilon) in ImageFolder
+    layout under `root`, the same for the same seed; returns `root`."""
+    for i, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        for j in range(count):
+            rng = np.random.default_rng(seed + 100 * i + j)
+            image = render(GREEK_STROKES[name], rng, 128, 128, stroke_width=9)
+            Image.fromarray(image).save(root / name / f"{j}.png")
+    return root
 
 
 @pytest.fixture(scope="session")

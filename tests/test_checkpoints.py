@@ -1,12 +1,10 @@
 """model.pth in both directions: the report's own code reads every checkpoint this repository
 writes, and this repository reads what the report's code writes (recognition/checkpoints.py)."""
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import GREEK, SMALL_TRANSFORMER
-from PIL import Image
+from conftest import GREEK, SMALL_TRANSFORMER, write_letters
 from torch import nn
 
 import ext_gabor
@@ -15,8 +13,6 @@ import task3_greek
 from models import Net, NetTransformer, load_checkpoint, save_checkpoint
 from recognition import checkpoints, recipes
 from recognition.errors import CheckpointError
-from tools.handwriting import GREEK as GREEK_SHAPES
-from tools.handwriting import render
 
 
 class ReportNet(nn.Module):
@@ -78,16 +74,6 @@ def trained_a_little(model, seed):
     return model.eval()
 
 
-def letter_folder(root, names, count, seed):
-    for i, name in enumerate(names):
-        (root / name).mkdir(parents=True)
-        for j in range(count):
-            rng = np.random.default_rng(seed + 100 * i + j)
-            image = render(GREEK_SHAPES[name], rng, 128, 128, stroke_width=9)
-            Image.fromarray(image).save(root / name / f"{j}.png")
-    return root
-
-
 # ---- the report's code reads this repository's files
 
 
@@ -113,8 +99,8 @@ def test_greek_network_of_task3_loads_in_the_reports_net_with_three_outputs(
 ):
     """The real task3_greek.py run writes the file; the report's Net with its own fc2 of 3
     outputs reads it."""
-    train = letter_folder(tmp_path / "train", GREEK, 3, seed=0)
-    test = letter_folder(tmp_path / "test", GREEK, 2, seed=50)
+    train = write_letters(tmp_path / "train", GREEK, 3, seed=0)
+    test = write_letters(tmp_path / "test", GREEK, 2, seed=50)
     save = tmp_path / "greek.pth"
     flags = ["--model", mnist_checkpoint, "--train-dir", train, "--test-dir", test]
     flags += ["--epochs", 2, "--out-dir", tmp_path / "out", "--save", save]

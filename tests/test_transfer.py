@@ -2,26 +2,19 @@
 
 import dataclasses
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from conftest import write_letters
 
 from models import Net, load_checkpoint
 from recognition import letters, transfer
-from tools.handwriting import GREEK, render
 
 THREE = ["alpha", "beta", "gamma"]
 
 
 def letter_tensors(root, count, seed):
     """`count` rendered writings of each of THREE (seeds from `seed`): (x, y), photo pipeline."""
-    for i, letter in enumerate(THREE):
-        (root / letter).mkdir(parents=True)
-        for j in range(count):
-            rng = np.random.default_rng(seed + 100 * i + j)
-            img = render(GREEK[letter], rng, 128, 128, stroke_width=9)
-            Image.fromarray(img).save(root / letter / f"{j}.png")
+    write_letters(root, THREE, count, seed)
     return letters.load_letter_folder(root, THREE, "photo")[:2]
 
 

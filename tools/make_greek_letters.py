@@ -9,8 +9,8 @@ typeface's centre line drawn again with a pen).
   training set (12 per letter) and another the test set (6 per letter).
 * `data/greek_hands_train/`, `data/greek_hands_test/` (what real handwriting teaches): all 24
   lowercase letters, each written by many "writers".  A writer has a habitual shape of each
-  letter (one of handwriting.GREEK_SHAPES where the letter has them, for HANDWRITTEN_SHARE of
-  the writers; otherwise its typeface's, printed), a slant, a pen from fine to marker, a letter
+  letter (one of handwriting.GREEK_SHAPES for HANDWRITTEN_SHARE of the writers; the others
+  print it in their typeface's shape), a slant, a pen from fine to marker, a letter
   size within the image, an image size, and a medium: a scan (white, greyscale PNG), a photo
   (shaded paper, JPEG), a note-taking app (ink on a transparent PNG) or a scanned form (a small
   one-bit box, sometimes with the form's dotted baseline or box edge).  The test writers are
@@ -80,8 +80,8 @@ WRITERS = {
     "train": {"seed": 31, "writers": 150, "per_writer": 1},
     "test": {"seed": 977, "writers": 30, "per_writer": 1},
 }
-# A letter with skeletons in GREEK_SHAPES is written from one of them by this share of writers;
-# the others, and every writer of the other letters, print it (print_hand: a typeface's shape).
+# Each letter is written by pen from one of its GREEK_SHAPES by this share of the writers; the
+# others print it (print_hand: a typeface's shape).
 HANDWRITTEN_SHARE = 0.8
 SIDE = (72, 200)
 FORM_SIDE = (34, 64)  # a scanned form's letter box: small, one bit per pixel

@@ -1,8 +1,8 @@
 """Greek letters as a writer prints them: a typeface's glyph reduced to its centre line and drawn
 again with a pen, slanted, stretched and bent.
 
-The skeletons of handwriting.GREEK_SHAPES cover the letters writers shape most differently; this
-gives every one of the 24 lowercase letters its standard shapes too, in several typefaces.  The
+The skeletons of handwriting.GREEK_SHAPES are the ways writers shape each letter by hand; this
+gives every one of the 24 lowercase letters its printed shapes too, in several typefaces.  The
 fonts are the ones matplotlib bundles (DejaVu and STIX, upright and italic), so they are the same
 wherever the pinned requirements are installed.  A glyph's strokes of varying width become one
 pen's even line: the skeleton (scikit-image's), widened by the pen.
