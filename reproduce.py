@@ -13,13 +13,16 @@ outputs as text, the paper's numbers beside ours, and the same laid out for prin
 """
 
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recognition import cli, files, report, report_pdf
+from recognition import cli, files, report, report_pdf, training
 from recognition.errors import UsageError
 from recognition.paths import OUT_DIR, ROOT
 
@@ -33,6 +36,8 @@ class Step:
     script: str
     args: list = field(default_factory=list)
     quick: list = field(default_factory=list)  # extra flags for --quick
+    needs: tuple = ()  # the steps whose model it reads: they run first
+    minutes: float = 0.5  # about how long it takes on one core: the longest start first
 
 
 QUICK_MNIST = ["--epochs", "1", "--train-limit", "3000", "--test-limit", "1000"]
@@ -55,11 +60,18 @@ IMPROVED_MNIST = ["--recipe", "adamw-onecycle", "--dropout", "0.1"]
 
 
 def steps(out):
-    """The runs, in report order; step names are the scripts' own default output folders."""
+    """The runs, in report order; step names are the scripts' own default output folders.
+    `minutes`: about how long each took on one core of a 2-core CPU, full run (see the README)."""
     model = str(out / "task1" / "model.pth")  # Task 1's model, read by Tasks 2 and 3
+    on_task1 = {"needs": ("task1",), "minutes": 0.2}
     return [
         Step(
-            "task1", "Task 1: MNIST, the report's protocol", "task1_train_mnist.py", [], QUICK_MNIST
+            "task1",
+            "Task 1: MNIST, the report's protocol",
+            "task1_train_mnist.py",
+            [],
+            QUICK_MNIST,
+            minutes=0.6,
         ),
         Step(
             "task1_improved",
@@ -67,6 +79,7 @@ def steps(out):
             "task1_train_mnist.py",
             IMPROVED_MNIST,
             QUICK_MNIST,
+            minutes=0.8,
         ),
         Step(
             "task1_transformer",
@@ -74,6 +87,7 @@ def steps(out):
             "task1_train_mnist.py",
             ["--arch", "transformer"],
             QUICK_TRANSFORMER,
+            minutes=10,
         ),
         Step(
             "task2",
@@ -81,6 +95,7 @@ def steps(out):
             "task2_examine.py",
             ["--model", model],
             ["--test-limit", "1000"],
+            **on_task1,
         ),
         Step(
             "task3",
@@ -88,6 +103,7 @@ def steps(out):
             "task3_greek.py",
             ["--model", model, *COURSE],
             ["--epochs", "5"],
+            **on_task1,
         ),
         Step(
             "task3_greek5",
@@ -95,6 +111,7 @@ def steps(out):
             "task3_greek.py",
             ["--model", model, *COURSE, *FIVE],
             ["--epochs", "5"],
+            **on_task1,
         ),
         Step(
             "task3_sweep",
@@ -102,6 +119,7 @@ def steps(out):
             "task3_greek.py",
             ["--model", model, *COURSE, "--sweep"],
             ["--epochs", "3", "--batch-size", "5", "15"],
+            **on_task1,
         ),
         Step(
             "task4",
@@ -109,6 +127,7 @@ def steps(out):
             "task4_experiment.py",
             [],
             QUICK_TASK4,
+            minutes=9,
         ),
         Step(
             "task4_improved",
@@ -116,9 +135,17 @@ def steps(out):
             "task4_experiment.py",
             ["--recipe", "adamw-decay"],
             QUICK_TASK4,
+            minutes=12,
         ),
         Step("alexnet", "Extension 3: AlexNet's first layers", "ext_alexnet.py", [], []),
-        Step("ext_gabor", "Extension 4: a Gabor first layer", "ext_gabor.py", [], QUICK_GABOR),
+        Step(
+            "ext_gabor",
+            "Extension 4: a Gabor first layer",
+            "ext_gabor.py",
+            [],
+            QUICK_GABOR,
+            minutes=4,
+        ),
     ]
 
 
@@ -142,12 +169,14 @@ def chosen_steps(out, only):
     return [s for s in every if s.name in only]
 
 
-def run_step(step, flags, progress, t0):
+def run_step(step, flags, progress, t0, threads=None):
     """Run one task script with `flags` after its own, streaming its output with a `progress`
-    prefix ('3/11') and the time since `t0`.  Returns (returncode, last output line)."""
+    prefix ('3/11') and the time since `t0`; `threads`: its torch threads (None: as this process
+    has them).  Returns (returncode, last output line)."""
     cmd = [sys.executable, "-u", str(ROOT / step.script), *flags]
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     last = ""
     for line in proc.stdout:
@@ -159,10 +188,10 @@ def run_step(step, flags, progress, t0):
     return proc.wait(), last
 
 
-def run_with_fallback(step, flags, progress, t0):
+def run_with_fallback(step, flags, progress, t0, threads=None):
     """run_step, and for AlexNet whose weights or CIFAR-10 cannot be had (exit 2), once more
     offline.  Returns (returncode, last output line, a note on the fallback or None)."""
-    code, last = run_step(step, flags, progress, t0)
+    code, last = run_step(step, flags, progress, t0, threads)
     if code != 2 or step.name != "alexnet":
         return code, last, None
     print(
@@ -170,44 +199,93 @@ def run_with_fallback(step, flags, progress, t0):
         flush=True,
     )
     offline = ["--random-weights", "--image", str(sample_photo())]
-    code, offline_last = run_step(step, [*flags, *offline], progress, t0)
+    code, offline_last = run_step(step, [*flags, *offline], progress, t0, threads)
     return code, offline_last, f"offline mode: {last.removeprefix('error: ')}"
 
 
-def run_steps(plan, out, passed_on, quick, keep_going, results):
-    """Run `plan` in order, recording each step in `results` and steps.json as it ends; a failing
-    step stops the run (UsageError) unless `keep_going`.  `passed_on`: flags every script gets."""
-    t0 = time.perf_counter()
-    for i, step in enumerate(plan, 1):
-        progress = f"{i}/{len(plan)}"
-        print(
-            f"== [{progress}] {step.title}  ({report.clock(time.perf_counter() - t0)} so far)",
-            flush=True,
-        )
+def in_order(plan):
+    """(the steps others need, which run first, in report order; the rest, longest first)."""
+    needed = {name for step in plan for name in step.needs}
+    first = [step for step in plan if step.name in needed]
+    rest = sorted((step for step in plan if step.name not in needed), key=lambda s: -s.minutes)
+    return first, rest
+
+
+class Runner:
+    """Runs steps and records each in `results` and steps.json as it ends, from any thread; after
+    a step fails it starts no other, unless `keep_going`."""
+
+    def __init__(self, plan, out, passed_on, quick, results, keep_going):
+        self.out, self.passed_on, self.quick, self.results = out, passed_on, quick, results
+        self.keep_going, self.stopped = keep_going, False
+        self.progress = {step.name: f"{i}/{len(plan)}" for i, step in enumerate(plan, 1)}
+        self.report_order = [step.name for step in steps(out)]
+        self.lock = threading.Lock()
+        self.t0 = time.perf_counter()
+
+    def so_far(self):
+        return report.clock(time.perf_counter() - self.t0)
+
+    def run(self, step, threads=None):
+        """Run `step` on `threads` torch threads (None: this process's); returns its exit code,
+        or None where an earlier failure stopped the run before it."""
+        if self.stopped:
+            return None
+        progress = self.progress[step.name]
+        print(f"== [{progress}] {step.title}  ({self.so_far()} so far)", flush=True)
         flags = [
-            *("--out-dir", str(out / step.name)),
-            *passed_on,
+            *("--out-dir", str(self.out / step.name)),
+            *self.passed_on,
             *step.args,
-            *(step.quick if quick else []),
+            *(step.quick if self.quick else []),
         ]
         started = time.perf_counter()
-        code, last, note = run_with_fallback(step, flags, progress, t0)
-        results[step.name] = {
-            "title": step.title,
-            "returncode": code,
-            "seconds": time.perf_counter() - started,
-            "note": note,
-            "error": last if code else None,
-        }
-        files.write_json(results, out / RECORD_NAME)
-        if code != 0:
-            print(f"!! {step.name} failed (exit {code}): {last}", file=sys.stderr, flush=True)
-            if not keep_going:
-                report.write(out, results, quick)
-                raise UsageError(
-                    f"{step.script} failed; see its output above (or rerun with --keep-going)"
-                )
-    return time.perf_counter() - t0
+        code, last, note = run_with_fallback(step, flags, progress, self.t0, threads)
+        seconds = time.perf_counter() - started
+        status = "ok" if code == 0 else f"failed (exit {code}): {last}"
+        print(f"-- [{progress}] {step.name} {status}, {report.clock(seconds)}", flush=True)
+        with self.lock:
+            self.stopped = self.stopped or (code != 0 and not self.keep_going)
+            self.results[step.name] = {
+                "title": step.title,
+                "returncode": code,
+                "seconds": seconds,
+                "note": note,
+                "error": last if code else None,
+            }
+            ordered = sorted(self.results.items(), key=lambda kv: self._rank(kv[0]))
+            self.results.clear()
+            self.results.update(ordered)
+            files.write_json(self.results, self.out / RECORD_NAME)
+        return code
+
+    def _rank(self, name):
+        return (
+            self.report_order.index(name) if name in self.report_order else len(self.report_order)
+        )
+
+
+def run_steps(plan, runner, lanes):
+    """Run `plan`: the steps others need first, one at a time on every core (so that their
+    numbers are those of a run on its own), then the rest `lanes` at a time, longest first, each
+    on cores / lanes threads.  Returns the steps that failed."""
+    first, rest = in_order(plan)
+    codes = {step.name: runner.run(step) for step in first}
+    threads = max(1, training.usable_cores() // lanes)
+    pool = ThreadPoolExecutor(lanes)
+    try:
+        codes.update(zip((s.name for s in rest), pool.map(runner.run, rest, [threads] * len(rest))))
+    finally:  # on Ctrl-C too: start nothing new; the steps running stop on their own Ctrl-C
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [step for step in plan if codes[step.name]]
+
+
+def default_lanes(device):
+    """Steps side by side: two on a CPU of two cores or more, where two one-thread processes
+    train this small network faster than one of two threads; one on a GPU."""
+    if cli.device(device).type != "cpu":
+        return 1
+    return min(2, training.usable_cores())
 
 
 def parse_args(argv=None):
@@ -220,6 +298,13 @@ def parse_args(argv=None):
         "--keep-going",
         action="store_true",
         help="on a failing task, mark it in the report and go on (default: stop)",
+    )
+    p.add_argument(
+        "--lanes",
+        type=cli.positive_int,
+        default=None,
+        help="steps run side by side, each on cores / N threads (default: 2 on a CPU of two "
+        "cores or more, 1 on a GPU)",
     )
     p.add_argument(
         "--only",
@@ -241,10 +326,17 @@ def main(argv=None):
     # With --only, the other steps' results of an earlier run in --out-dir stay in the report.
     record = out / RECORD_NAME
     results = json.loads(record.read_text()) if args.only and record.is_file() else {}
-    seconds = run_steps(plan, out, passed_on, quick, args.keep_going, results)
-    path = report.write(out, results, quick)
+    lanes = args.lanes or default_lanes(args.device)
+    runner = Runner(plan, out, passed_on, quick, results, args.keep_going)
+    failed = run_steps(plan, runner, lanes)
+    wall = time.perf_counter() - runner.t0
+    path = report.write(out, results, quick, wall)
+    if failed and not args.keep_going:
+        raise UsageError(
+            f"{failed[0].script} failed; see its output above (or rerun with --keep-going)"
+        )
     pdf = report_pdf.write(path)
-    print(f"wrote {path} and {pdf.name}  (total {report.clock(seconds)})")
+    print(f"wrote {path} and {pdf.name}  (total {report.clock(wall)})")
 
 
 if __name__ == "__main__":

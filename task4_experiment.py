@@ -143,7 +143,8 @@ def parse_args(argv=None):
         type=cli.positive_int,
         default=None,
         help="worker processes, each training one variation at a time "
-        "(default: one per CPU core; with --device cuda or mps and the local backend, 1)",
+        "(default: one per CPU core, or OMP_NUM_THREADS; with --device cuda or mps and the "
+        "local backend, 1)",
     )
     p.add_argument(
         "--threads",
@@ -180,12 +181,6 @@ def parse_args(argv=None):
         "(default: off)",
     )
     return p.parse_args(argv)
-
-
-def cpu_count():
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -575,9 +570,9 @@ def worker_counts(workers, threads, n_jobs, device, backend):
     """(worker processes, torch threads each) for `n_jobs` runs; None asks for the default: one
     single-thread worker per core, or one worker where the local backend trains on a GPU."""
     if workers is None:
-        workers = 1 if backend == "local" and device.type != "cpu" else cpu_count()
+        workers = 1 if backend == "local" and device.type != "cpu" else training.usable_cores()
     workers = max(1, min(workers, n_jobs))
-    return workers, threads or max(1, cpu_count() // workers)
+    return workers, threads or max(1, training.usable_cores() // workers)
 
 
 def make_backend(name, workers, threads, device, ray_address, gpus_per_run):

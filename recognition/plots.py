@@ -131,7 +131,7 @@ def loss_curves(history, path, title="Training and test loss", show=False):
             "o--",
             color="tab:green",
             ms=4,
-            label="train loss (whole set, eval mode)",
+            label="train loss (eval mode, up to 10 000 training images)",
         )
     ax.set(
         xlabel="number of training examples seen",

@@ -49,6 +49,24 @@ def write_letters(root, names, count, seed):
 
 
 @pytest.fixture(scope="session")
+def trained_task1(tmp_path_factory):
+    """The output folder (model.pth, metrics.json, figures) of one real `task1_train_mnist.py`
+    run of the report's protocol, made once per session for the tests that need a trained
+    network (about 35 s)."""
+    out = tmp_path_factory.mktemp("task1")
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "task1_train_mnist.py"), "--out-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
 def mnist_checkpoint(tmp_path_factory):
     """A Task 1 checkpoint of an untrained Net (seed 0): the scripts must work with any Net."""
     torch.manual_seed(0)

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -177,7 +178,7 @@ def fake_steps(monkeypatch, tmp_path):
     as (step, flags) and answered from `answers`, a list of (returncode, last line)."""
     calls, answers = [], []
 
-    def run_step(step, flags, progress, t0):
+    def run_step(step, flags, progress, t0, threads=None):
         calls.append((step.name, flags))
         return answers.pop(0)
 
@@ -199,7 +200,7 @@ def test_each_step_gets_its_folder_the_shared_flags_then_its_own(tmp_path, fake_
     answers += [(0, "done"), (0, "done")]
     data = tmp_path / "data"
     flags = ["--data-dir", str(data), "--seed", "7", "--device", "cpu", "--quick"]
-    reproduce.main(["--out-dir", str(tmp_path / "out"), *flags])
+    reproduce.main(["--out-dir", str(tmp_path / "out"), "--lanes", "1", *flags])
     assert calls[0] == (
         "task2",
         ["--out-dir", str(tmp_path / "out" / "task2"), *flags[:6], "--model", "m.pth", "-q"],
@@ -225,7 +226,7 @@ def test_alexnet_without_downloads_runs_again_offline_and_says_so(tmp_path, fake
 def test_only_keeps_the_other_steps_results_and_refuses_unknown_names(tmp_path, fake_steps):
     calls, answers = fake_steps
     answers += [(0, "done"), (1, "boom")]
-    reproduce.main(["--out-dir", str(tmp_path), "--keep-going"])
+    reproduce.main(["--out-dir", str(tmp_path), "--keep-going", "--lanes", "1"])
     answers += [(0, "fixed")]
     reproduce.main(["--out-dir", str(tmp_path), "--only", "alexnet"])
     recorded = json.loads((tmp_path / "steps.json").read_text())
@@ -233,3 +234,64 @@ def test_only_keeps_the_other_steps_results_and_refuses_unknown_names(tmp_path, 
     with pytest.raises(reproduce.UsageError, match="no step named task9; steps: task2 alexnet"):
         reproduce.main(["--out-dir", str(tmp_path), "--only", "alexnet", "task9"])
     assert len(calls) == 3  # nothing ran for the refused --only
+
+
+def test_the_steps_others_need_run_first_then_the_longest():
+    first, rest = reproduce.in_order(reproduce.steps(paths.OUT_DIR))
+    assert [s.name for s in first] == ["task1"]  # Tasks 2 and 3 read its model
+    assert [s.name for s in rest[:3]] == ["task4_improved", "task1_transformer", "task4"]
+    assert {"task2", "task3", "task3_sweep"} <= {s.name for s in rest}
+
+
+def test_lanes_run_side_by_side_on_a_share_of_the_cores(tmp_path, monkeypatch):
+    """Two lanes: the step the others need runs alone on this process's threads, then two steps
+    at once (a barrier only two concurrent steps can pass), each on half the cores."""
+    both_running = threading.Barrier(2, timeout=30)
+    calls, lock = [], threading.Lock()
+
+    def run_step(step, flags, progress, t0, threads=None):
+        with lock:
+            calls.append((step.name, threads))
+        if step.name != "a":
+            both_running.wait()  # raises BrokenBarrierError unless the other lane runs too
+        return 0, "done"
+
+    monkeypatch.setattr(reproduce, "run_step", run_step)
+    monkeypatch.setattr(reproduce.training, "usable_cores", lambda: 4)
+    monkeypatch.setattr(
+        reproduce,
+        "steps",
+        lambda out: [
+            reproduce.Step("a", "A", "a.py"),
+            reproduce.Step("b", "B", "b.py", needs=("a",)),
+            reproduce.Step("c", "C", "c.py", minutes=9),
+        ],
+    )
+    monkeypatch.setattr(reproduce.report_pdf, "write", lambda path: path)
+    reproduce.main(["--out-dir", str(tmp_path), "--lanes", "2", "--device", "cpu"])
+    assert calls[0] == ("a", None) and sorted(calls[1:]) == [("b", 2), ("c", 2)]
+    recorded = json.loads((tmp_path / "steps.json").read_text())
+    assert list(recorded) == ["a", "b", "c"]  # report order, whichever ended first
+    assert "they ran side by side" not in (tmp_path / "REPORT.md").read_text()  # instant steps
+
+
+def test_a_failing_step_starts_no_new_one(tmp_path, monkeypatch):
+    calls = []
+
+    def run_step(step, flags, progress, t0, threads=None):
+        calls.append(step.name)
+        return (1, "boom") if step.name == "long" else (0, "done")
+
+    monkeypatch.setattr(reproduce, "run_step", run_step)
+    monkeypatch.setattr(
+        reproduce,
+        "steps",
+        lambda out: [
+            reproduce.Step("short", "S", "s.py"),
+            reproduce.Step("long", "L", "l.py", minutes=9),
+        ],
+    )
+    with pytest.raises(reproduce.UsageError, match="l.py failed"):
+        reproduce.main(["--out-dir", str(tmp_path), "--lanes", "1"])
+    assert calls == ["long"]  # the longest started first, and the other never did
+    assert "**failed** (exit 1): boom" in (tmp_path / "REPORT.md").read_text()

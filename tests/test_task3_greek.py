@@ -365,18 +365,6 @@ def test_missing_model_is_one_clear_error(tmp_path):
 # ---- the committed data with a trained MNIST model
 
 
-def trained_mnist_model(tmp_path):
-    """Task 1's model of `make reproduce`, or one trained now with the report's recipe (~40 s)."""
-    if paths.MNIST_MODEL.is_file():
-        return paths.MNIST_MODEL
-    import task1_train_mnist
-
-    task1_train_mnist.main(
-        ["--save", str(tmp_path / "model.pth"), "--out-dir", str(tmp_path / "t1")]
-    )
-    return tmp_path / "model.pth"
-
-
 COURSE = [
     "--head",
     "last",
@@ -393,10 +381,10 @@ COURSE = [
 @pytest.mark.parametrize(
     "flags, n, floor", [([], 90, 0.97), (COURSE, 18, 1.0)], ids=["writers-photo", "course"]
 )
-def test_committed_three_letters(tmp_path, flags, n, floor):
+def test_committed_three_letters(tmp_path, trained_task1, flags, n, floor):
     # Default: the test writers through the photo pipeline; the report's protocol: the course's
     # set and transform.
-    model = trained_mnist_model(tmp_path)
+    model = trained_task1 / "model.pth"
     before = sha(model)
     out = tmp_path / "t3"
     task3_greek.main(
@@ -421,10 +409,10 @@ def test_committed_three_letters(tmp_path, flags, n, floor):
     not (paths.REAL_DIR / "digits").is_dir(),
     reason="no real handwriting (../shared/real_handwriting)",
 )
-def test_real_digits_read_by_task1s_photo_pipeline(tmp_path):
+def test_real_digits_read_by_task1s_photo_pipeline(trained_task1):
     from benchmarks import bench_real_handwriting as bench
 
-    model = trained_mnist_model(tmp_path)
+    model = trained_task1 / "model.pth"
     correct, n, wrong = bench.measure_digits(model, paths.REAL_DIR / "digits", torch.device("cpu"))
     assert n == 30 and correct >= 29, wrong
 

@@ -167,7 +167,7 @@ def test_the_defaults_are_the_reports_grid_and_the_help_says_them(capsys):
     ],
 )
 def test_worker_counts(monkeypatch, workers, threads, device, backend, expected):
-    monkeypatch.setattr(t4, "cpu_count", lambda: 4)
+    monkeypatch.setattr(t4.training, "usable_cores", lambda: 4)
     assert t4.worker_counts(workers, threads, 5, torch.device(device), backend) == expected
 
 

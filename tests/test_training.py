@@ -1,6 +1,8 @@
 """training: determinism, the one training loop and its history schema, evaluation, augmentation,
 devices."""
 
+import os
+
 import pytest
 import torch
 
@@ -154,3 +156,20 @@ def test_recipes_say_how_to_train_not_what_the_network_is():
     assert recipes.RECIPES["adamw-onecycle"].depends_on_total_epochs()
     assert not recipes.RECIPES["adamw-decay"].depends_on_total_epochs()
     assert "SGD lr 0.01 momentum 0.5, batch 64" in recipes.describe("report")
+
+
+def test_usable_cores_follow_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert training.usable_cores() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "")  # unset or not a number: the CPU affinity
+    assert training.usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_the_training_set_is_evaluated_on_its_first_images():
+    model = training.prepare(Net(), torch.device("cpu"))
+    n = training.TRAIN_EVAL_LIMIT + 50
+    x, y = torch.randn(n, 1, 28, 28), torch.randint(0, 10, (n,))
+    record = training.epoch_record(model, (x, y), (x[:20], y[:20]), 1, 0.5, 1.0, 0.0)
+    first = training.evaluate(model, x[: training.TRAIN_EVAL_LIMIT], y[: training.TRAIN_EVAL_LIMIT])
+    assert record["train_eval_loss"] == first["loss"] and record["seen"] == n
+    assert record["train_eval_loss"] != training.evaluate(model, x, y)["loss"]  # not all of them
