@@ -56,7 +56,7 @@ from recognition.paths import DATA_DIR, MODEL_NAME, TRAIN_STATE_NAME, model_file
 DIGITS_DIR = DATA_DIR / "handwritten_digits"
 CLASS_NAMES = classify.DIGITS
 BATCH_LINE_EVERY_S = 120  # a line on the epoch in hand this often: only the template's epochs last
-MAP_POINTS = 2000  # t-SNE of 2000 points: ~10 CPU-seconds (measured); all 10000 ~6x that (N log N)
+MAP_POINTS = 1000  # t-SNE of 1000 points: about 1.2 s on 2 cores (recognition/analysis.py)
 
 
 @dataclass(frozen=True)

