@@ -1,15 +1,17 @@
 """Reproduce the whole report with one command: every task in order, then REPORT.md.
 
-    python reproduce.py                 # the full report: about 13 minutes on a 2-core laptop CPU
+    python reproduce.py                 # the full report: about 16 minutes on a 2-core laptop CPU
     python reproduce.py --quick         # the same steps on small data and tiny grids: a few minutes
     python reproduce.py --keep-going    # a failing task is marked in the report, the run goes on
     python reproduce.py --only task2 task3   # rerun some steps; the report keeps the others
 
 Runs each task script as its own process writing to --out-dir/<step>/ (with the default
 --out-dir, the very folders the scripts read their models from by default), passing on
---seed, --device and --data-dir.  Writes --out-dir/steps.json (each step's status and time,
-after every step), --out-dir/REPORT.md: Figs 1-19 under the report's headings, the printed
-outputs as text, the paper's numbers beside ours, and the same laid out for print as REPORT.pdf.
+--seed, --device and --data-dir: Task 1 first on every core, as Tasks 2 and 3 read its model,
+then the rest --lanes at a time, longest first, on cores / lanes threads each (docs/speed.md).
+Writes --out-dir/steps.json (each step's status and time, after every step), --out-dir/REPORT.md:
+Figs 1-19 under the report's headings, the printed outputs as text, the paper's numbers beside
+ours, and the same laid out for print as REPORT.pdf.
 """
 
 import json
