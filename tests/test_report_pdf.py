@@ -123,7 +123,9 @@ def test_the_command_writes_the_pdf_quietly_and_refuses_a_missing_report(report_
 
 
 def test_reproduce_writes_the_pdf_beside_the_report(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(reproduce, "run_step", lambda step, flags, progress, t0: (0, "done"))
+    monkeypatch.setattr(
+        reproduce, "run_step", lambda step, flags, progress, t0, threads=None: (0, "done")
+    )
     monkeypatch.setattr(
         reproduce, "steps", lambda out: [reproduce.Step("task2", "Task 2", "task2_examine.py")]
     )
