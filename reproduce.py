@@ -63,7 +63,7 @@ IMPROVED_MNIST = ["--recipe", "adamw-onecycle", "--dropout", "0.1"]
 
 def steps(out):
     """The runs, in report order; step names are the scripts' own default output folders.
-    `minutes`: about how long each took on one core of a 2-core CPU, full run (see the README)."""
+    `minutes`: about how long each takes in a full run's lane (the README's task table)."""
     model = str(out / "task1" / "model.pth")  # Task 1's model, read by Tasks 2 and 3
     on_task1 = {"needs": ("task1",), "minutes": 0.2}
     return [
@@ -81,7 +81,7 @@ def steps(out):
             "task1_train_mnist.py",
             IMPROVED_MNIST,
             QUICK_MNIST,
-            minutes=0.8,
+            minutes=0.9,
         ),
         Step(
             "task1_transformer",
@@ -89,7 +89,7 @@ def steps(out):
             "task1_train_mnist.py",
             ["--arch", "transformer"],
             QUICK_TRANSFORMER,
-            minutes=10,
+            minutes=7.5,
         ),
         Step(
             "task2",
@@ -146,7 +146,7 @@ def steps(out):
             "ext_gabor.py",
             [],
             QUICK_GABOR,
-            minutes=4,
+            minutes=2.5,
         ),
     ]
 

@@ -487,8 +487,8 @@ def _provenance(out, results, quick, wall):
     device = _metrics(out, "task1").get("device", "cpu")
     steps = sum(r["seconds"] for r in results.values())
     took = f"wall time {clock(steps if wall is None else wall)}"
-    if wall is not None and steps > 1.05 * wall:  # steps ran side by side
-        took += f" (the steps' times add up to {clock(steps)}: they ran side by side)"
+    if wall is not None and steps > 1.05 * wall:  # side by side, or steps of an earlier run
+        took += f" (the steps' times add up to {clock(steps)})"
     return [
         (
             f"Written by `reproduce.py` on {datetime.now():%Y-%m-%d %H:%M}, {mode}; {took}. "
