@@ -10,7 +10,7 @@ and your own letter images:
     python task3_greek.py --classify sheet.jpg --labels alpha beta gamma
 
 Task 1's model is only read: its layers are frozen and a new last layer learns the letters,
-with fc1 (`--head last-two`, the default) or alone (`--head last`, the report's)
+with conv2 and fc1 (`--head last-three`, the default) or alone (`--head last`, the report's)
 (`--model outputs/task1_transformer/model.pth` transfers from the transformer instead).
 By default it learns from many writers' stand-in letters of all 24 lowercase letters
 (data/greek_hands_train, tested on data/greek_hands_test, other writers) through the photo
@@ -54,7 +54,15 @@ from recognition import (
 )
 from recognition.errors import UsageError
 from recognition.paths import GREEK_MODEL, MNIST_MODEL, MODEL_NAME, ROOT, out_dir
-from recognition.transfer import EPOCHS, HEAD, HEAD_RECIPES, HEADS, RECIPE, train_head
+from recognition.transfer import (
+    EPOCHS,
+    HEAD,
+    HEAD_RECIPES,
+    HEADS,
+    RECIPE,
+    learning_layers,
+    train_head,
+)
 
 LETTERS = ("alpha", "beta", "gamma")
 SWEEP_EPOCHS = (5, 10, 20, 40, 80, 160)
@@ -189,8 +197,9 @@ def make_parser():
         "--head",
         choices=list(HEADS),
         default=HEAD,
-        help="which layers learn: last = only the new fc2, as the report; last-two = fc1 too, "
-        f"with label smoothing, which reads other writers better (default: {HEAD})",
+        help="which layers learn: last = only the new fc2, as the report; last-two = fc1 too; "
+        "last-three = conv2 (the transformer: its norm) and fc1 too; both with label smoothing, "
+        f"which reads other writers better (default: {HEAD})",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -434,8 +443,8 @@ def train_letters(s, device):
         history,
         s.out_dir / "fig12_training_error.png",
         show=s.show,
-        title=f"Fig 12: {len(classes)} Greek letters, {' and '.join(HEADS[s.head])} trained "
-        f"(batch {batch_size})",
+        title=f"Fig 12: {len(classes)} Greek letters, "
+        f"{' and '.join(learning_layers(model, s.head))} trained (batch {batch_size})",
     )
     save_checkpoint(
         model,

@@ -114,7 +114,7 @@ def test_settings_fill_in_the_defaults_of_each_mode(tmp_path):
     )
     assert (s.epochs, s.batch_sizes, s.pipeline) == ((20,), (5,), "photo")
     assert (s.train_dir, s.test_dir) == (letters.TRAIN_DIR, letters.TEST_DIR)
-    assert s.recipe(5) == recipes.RECIPES["transfer-writers"] and s.head == "last-two"
+    assert s.recipe(5) == recipes.RECIPES["transfer-writers"] and s.head == "last-three"
     assert s.augment and not s.frozen_dropout
     assert s.recipe(12) == dataclasses.replace(recipes.RECIPES["transfer-writers"], batch_size=12)
     report = task3_greek.parse_args(["--head", "last"])
@@ -281,7 +281,7 @@ def test_transfer_from_a_transformer_checkpoint(tmp_path):
         and model.fc2.out_features == 2
     )
     original, _ = load_checkpoint(base)
-    learned = ("fc1.", "fc2.")  # the default head: the new fc2 and fc1
+    learned = ("norm.", "fc1.", "fc2.")  # the default head: the new fc2, fc1 and the norm before
     before = original.state_dict()
     frozen = {k: v for k, v in before.items() if not k.startswith(learned)}
     assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())

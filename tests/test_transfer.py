@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from conftest import write_letters
 
-from models import Net, load_checkpoint
+from models import Net, NetTransformer, load_checkpoint
 from recognition import letters, transfer
 
 THREE = ["alpha", "beta", "gamma"]
@@ -40,6 +40,23 @@ def test_the_many_writers_head_trains_fc1_too_and_nothing_else():
     F.nll_loss(net(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])).backward()
     assert {n for n, p in net.named_parameters() if p.grad is not None} == set(learning)
     assert transfer.HEAD_RECIPES["last"] == "transfer"  # the report's protocol is unchanged
+
+
+def test_the_default_head_trains_conv2_and_fc1_and_keeps_conv1():
+    net = transfer.greek_net(Net(), 4, frozen_eval=True, head=transfer.HEAD)
+    learning = [f"{layer}.{p}" for layer in ("conv2", "fc1", "fc2") for p in ("weight", "bias")]
+    assert [n for n, p in net.named_parameters() if p.requires_grad] == learning
+    net.train()
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.equal(net(x), net(x))  # the frozen dropout after conv2 stays off
+    F.nll_loss(net(x), torch.tensor([0, 1, 2, 3])).backward()
+    assert {n for n, p in net.named_parameters() if p.grad is not None} == set(learning)
+
+
+def test_a_head_counts_the_last_layers_with_weights_of_either_network():
+    assert transfer.learning_layers(Net(), "last-three") == ["conv2", "fc1", "fc2"]
+    assert transfer.learning_layers(NetTransformer(), "last-three") == ["norm", "fc1", "fc2"]
+    assert transfer.learning_layers(NetTransformer(), "last") == ["fc2"]
 
 
 def test_frozen_dropout_keeps_the_reports_train_mode():

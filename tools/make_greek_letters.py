@@ -16,9 +16,9 @@ typeface's centre line drawn again with a pen).
   one-bit box, sometimes with the form's dotted baseline or box edge).  The test writers are
   other writers (another seed) than the training writers.
 
-    python tools/make_greek_letters.py      # about 20 s on a 2-core laptop CPU
+    python tools/make_greek_letters.py      # about 45 s on a 2-core laptop CPU
 
-It writes 60 training and 30 test images in the course format, and 3600 and 720 in the
+It writes 60 training and 30 test images in the course format, and 7200 and 720 in the
 many-writers set, the same ones on every run.
 """
 
@@ -77,7 +77,7 @@ COURSE_HANDS = {
 # letter filling a third of the image to all of it); pens span 1 % (fine pen) to 12 % (marker) of
 # the letter's size, drawn log-uniformly so that every order of magnitude is as common.
 WRITERS = {
-    "train": {"seed": 31, "writers": 150, "per_writer": 1},
+    "train": {"seed": 31, "writers": 300, "per_writer": 1},
     "test": {"seed": 977, "writers": 30, "per_writer": 1},
 }
 # Each letter is written by pen from one of its GREEK_SHAPES by this share of the writers; the
@@ -89,7 +89,7 @@ LETTER_FILL = (0.45, 1.0)
 PEN = (0.012, 0.12)
 SLANT = (-0.35, 0.25)
 ASPECT = (0.65, 1.2)  # a writer's letters are narrow or wide (width / height)
-HABIT = 0.03
+HABIT = 0.05  # how far a writer's habitual shape strays from its skeleton (unit box)
 MEDIA = ("scan", "photo", "screen", "form")
 JPEG_QUALITY = 80
 INKS = [(0.05, 0.05, 0.07), (0.08, 0.12, 0.4), (0.15, 0.15, 0.15)]  # black, blue, pencil grey
@@ -176,19 +176,47 @@ def printed(writer, letter, rng, height, width, fill):
 
 
 def form_scan(coverage, rng):
-    """A scanned form's letter box: one bit per pixel, sometimes with the form's dotted baseline
-    below the letter or the edge of its box at one side (grey uint8, 0 or 255)."""
+    """A scanned form's letter box: one bit per pixel, often with what the box's crop catches
+    beside the letter (grey uint8, 0 or 255)."""
     # A fine pen on a small box leaves faint coverage: the scanner's threshold still keeps a line.
     ink = coverage > min(rng.uniform(0.3, 0.55), 0.5 * coverage.max())
-    height, width = ink.shape
     chance = rng.random()
-    if chance < 0.5:  # the dotted line the letter sits on, near the bottom
-        row = int(rng.integers(round(0.82 * height), height))
-        ink[row, int(rng.integers(3)) :: int(rng.integers(2, 4))] = True
-    elif chance < 0.7:  # the box's edge: a line at the left or right
-        col = int(rng.integers(3)) if rng.random() < 0.5 else width - 1 - int(rng.integers(3))
-        ink[:: int(rng.integers(1, 3)), col] = True
+    if chance < 0.5:
+        form_baseline(ink, rng)
+    elif chance < 0.7:
+        form_box_edge(ink, rng)
+    if rng.random() < 0.3:
+        scan_specks(ink, rng)
     return np.where(ink, 0, 255).astype(np.uint8)
+
+
+def form_baseline(ink, rng):
+    """The dotted line the letter sits on, near the bottom: across the box, or only the part of
+    it that the crop caught, from one side."""
+    height, width = ink.shape
+    row = int(rng.integers(round(0.82 * height), height))
+    start, stop = 0, width
+    if rng.random() < 0.5:  # a piece of the line, reaching in from the left or the right
+        reach = int(rng.uniform(0.15, 0.7) * width)
+        start, stop = (0, reach) if rng.random() < 0.5 else (width - reach, width)
+    dots = slice(start + int(rng.integers(3)), stop, int(rng.integers(2, 4)))
+    ink[row : row + int(rng.integers(1, 3)), dots] = True
+
+
+def form_box_edge(ink, rng):
+    """The box's edge: a solid or dashed line at the left or right."""
+    width = ink.shape[1]
+    col = int(rng.integers(3)) if rng.random() < 0.5 else width - 1 - int(rng.integers(3))
+    ink[:: int(rng.integers(1, 3)), col] = True
+
+
+def scan_specks(ink, rng):
+    """A few specks of dust or of a neighbouring box's ink, 1-3 px each, anywhere in the box."""
+    height, width = ink.shape
+    for _ in range(int(rng.integers(1, 4))):
+        size = int(rng.integers(1, 4))
+        y, x = int(rng.integers(height - size + 1)), int(rng.integers(width - size + 1))
+        ink[y : y + size, x : x + size] = True
 
 
 def draw(writer, letter, rng):
