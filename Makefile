@@ -1,7 +1,7 @@
 # make setup      create .venv, install requirements.txt, fetch MNIST and FashionMNIST (idempotent)
 # make reproduce  run every task in report order, write outputs/REPORT.md and REPORT.pdf (QUICK=1: 2 min)
 # make test       ruff, then the whole test suite
-# make test-quick ruff, then the unit tests: no real dataset, no subprocess, server or browser (under a minute)
+# make test-quick ruff, then the unit tests: no real dataset, no subprocess, server or browser (under 45 s)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -28,7 +28,7 @@ test: setup
 test-quick: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -q -m "not integration and not slow" tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -m "not integration and not slow" tests
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -160,6 +160,7 @@ def test_ext_gabor_quick_run(tmp_path, monkeypatch):
     assert_figure(out / "learned_vs_gabor.png", 400, 400)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "flag,value,message",
     [("--repeats", "0", "must be at least 1"), ("--epochs", "two", "expected a whole number")],

@@ -82,7 +82,8 @@ def device_of_inputs(inputs, job, device):
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+# Two workers are two processes of their own: seconds, so `slow`.
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("device", ["meta", pytest.param("cuda", marks=CUDA)])
 def test_local_workers_train_on_the_device_they_are_given(workers, device):
     # "meta", a device that is not the CPU, so that a worker which ignored it would show here
