@@ -13,7 +13,7 @@ typeface's centre line drawn again with a pen).
   print it in their typeface's shape), a slant, a pen from fine to marker, a letter
   size within the image, an image size, and a medium: a scan (white, greyscale PNG), a photo
   (shaded paper, JPEG), a note-taking app (ink on a transparent PNG) or a scanned form (a small
-  one-bit box, sometimes with the form's dotted baseline or box edge).  The test writers are
+  one-bit box, sometimes with the form's dotted baseline, box edge or specks).  The test writers are
   other writers (another seed) than the training writers.
 
     python tools/make_greek_letters.py      # about 45 s on a 2-core laptop CPU
