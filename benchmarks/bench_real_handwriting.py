@@ -119,28 +119,35 @@ def subset(data, all_classes, classes, device):
     return x[mask].to(device), y[mask].apply_(renumber.get).to(device)
 
 
-def measure_set(model_path, classes, train, real, writers, seeds, device, head=transfer.HEAD):
+def measure_set(
+    model_path, classes, train, real, writers, seeds, device, head=transfer.HEAD, trained=None
+):
     """Train the head once per seed; accuracy on the real letters per seed, per letter and over
     the worst tenth of `writers` (one per real letter).
 
+    `trained` keeps the heads by (classes, seed), so that a letter set that two real sets hold
+    is trained once for both (the same training letters and seed give the same head).
     Returns (accuracies, worst-tenth accuracies, per-letter accuracies, Counter of (truth,
     read as), real letters, (writers in the worst tenth, writers)).
     """
+    trained = {} if trained is None else trained
     accuracies, worst, per_letter, confusions = [], [], {c: [] for c in classes}, Counter()
     truth = real[1].cpu().tolist()
     for seed in seeds:
-        model, _ = transfer.train_head(
-            model_path,
-            len(classes),
-            train,
-            real,
-            seed,
-            device,
-            head=head,
-            eval_epochs=[],
-            eval_train=False,
-        )
-        pred = training.predict(model, real[0]).argmax(1).cpu().tolist()
+        key = (tuple(classes), seed)
+        if key not in trained:
+            trained[key], _ = transfer.train_head(
+                model_path,
+                len(classes),
+                train,
+                train,  # nothing is evaluated while it trains (eval_epochs=[])
+                seed,
+                device,
+                head=head,
+                eval_epochs=[],
+                eval_train=False,
+            )
+        pred = training.predict(trained[key], real[0]).argmax(1).cpu().tolist()
         correct = [p == t for p, t in zip(pred, truth)]
         accuracies.append(sum(correct) / len(truth))
         share, n_worst, n_writers = worst_share(correct, writers)
@@ -190,9 +197,9 @@ def measure_digits(model_path, digits_dir, device):
     return sum(r["label"] == r["prediction"] for r in known), len(known), wrong
 
 
-def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device, head):
+def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device, head, trained):
     """Print every letter set's lines for the head trained through `pipeline`, tested on the real
-    letters in `real_greek`."""
+    letters in `real_greek`; `trained` keeps the heads for the next real set (measure_set)."""
     print(
         f"== {real_greek.name}: {pipeline} pipeline, {head} head trained on {train_dir}, "
         f"{transfer.EPOCHS} epochs, seeds {seeds}"
@@ -214,6 +221,7 @@ def measure_pipeline(pipeline, model_path, train_dir, real_greek, seeds, device,
             seeds,
             device,
             head,
+            trained,
         )
         report_set(name, *measured, seeds)
 
@@ -229,10 +237,18 @@ def main(argv=None):
     real_sets = [args.real_dir / name for name in REAL_SETS if (args.real_dir / name).is_dir()]
     seeds = list(range(args.seed, args.seed + args.seeds))
     started = time.perf_counter()
+    trained = {pipeline: {} for pipeline in args.pipeline}  # each pipeline's heads
     for real_greek in real_sets:
         for pipeline in args.pipeline:
             measure_pipeline(
-                pipeline, args.model, args.train_dir, real_greek, seeds, device, args.head
+                pipeline,
+                args.model,
+                args.train_dir,
+                real_greek,
+                seeds,
+                device,
+                args.head,
+                trained[pipeline],
             )
     correct, n, wrong = measure_digits(args.model, digits_dir, device)
     print(

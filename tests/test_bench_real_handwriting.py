@@ -133,6 +133,34 @@ def test_a_set_is_scored_per_seed_per_letter_and_by_confusion(monkeypatch):
     }
 
 
+def test_a_letter_set_two_real_sets_hold_is_trained_once_per_seed(monkeypatch):
+    calls = []
+
+    def train_head(model_path, k, train, test, seed, device, **_):
+        calls.append(seed)
+        return ReadsEverythingAs(0, k), None
+
+    monkeypatch.setattr(bench.transfer, "train_head", train_head)
+    real = (torch.zeros(2, 1, 28, 28), torch.tensor([0, 1]))
+    trained = {}
+    for _ in range(2):  # two real sets of the same letters
+        accuracies, *_ = bench.measure_set(
+            "unused.pth",
+            ["alpha", "beta"],
+            None,
+            real,
+            ["w1", "w2"],
+            [1, 2],
+            "cpu",
+            "last",
+            trained,
+        )
+        assert accuracies == [0.5, 0.5]
+    assert calls == [1, 2] and set(trained) == {(("alpha", "beta"), 1), (("alpha", "beta"), 2)}
+    bench.measure_set("unused.pth", ["alpha", "gamma"], None, real, ["w1", "w2"], [1], "cpu")
+    assert calls == [1, 2, 1]  # another letter set, and no cache given: trained afresh
+
+
 def test_the_worst_tenth_pools_the_letters_of_the_weakest_writers():
     # Twenty writers of two letters: w0 and w1 get none right, w2 one, the rest both.
     writers = [f"w{i}" for i in range(20) for _ in range(2)]
