@@ -71,8 +71,9 @@ RECIPES = {
         # Task 3: the report's SGD on the new last layer, batch 5 (the course's), light
         # augmentation.
         Recipe("transfer", batch_size=5, augment=True),
-        # Task 3 for many writers: fc1 learns too (transfer.HEADS), and label smoothing keeps
-        # the head from being sure of shapes that only the stand-in letters have.
+        # Task 3 for many writers: the layers before the new one learn too (transfer.HEADS), and
+        # label smoothing keeps the head from being sure of shapes that only the stand-in letters
+        # have.
         Recipe("transfer-writers", batch_size=5, augment=True, label_smoothing=0.1),
     ]
 }
