@@ -444,7 +444,7 @@ def train_letters(s, device):
         s.out_dir / "fig12_training_error.png",
         show=s.show,
         title=f"Fig 12: {len(classes)} Greek letters, "
-        f"{' and '.join(learning_layers(model, s.head))} trained (batch {batch_size})",
+        f"{', '.join(learning_layers(model, s.head))} trained (batch {batch_size})",
     )
     save_checkpoint(
         model,
