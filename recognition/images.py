@@ -31,6 +31,10 @@ MAX_SIDE = 1600
 # MNIST's strokes: the median of an MNIST test digit's pixels above FAINT is 0.85
 # (5-95 %: 0.66-0.99).
 FAINT = 0.1
+# A piece of ink under SPECK of the largest piece's area is dropped wherever it lies; one under
+# STRAY of it only where it lies apart from the character (images.stray_pieces).
+SPECK = 0.05
+STRAY = 0.15
 MNIST_STROKE_MEDIAN = 0.85
 EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a phone held its camera
 
@@ -207,9 +211,10 @@ def ink_strength(gray, min_contrast=1e-3):
 
 
 def drop_specks(ink, mask):
-    """(ink, mask as bool) of `ink_strength` with every piece under 5 % of the largest dropped."""
+    """(ink, mask as bool) of `ink_strength` with the specks dropped: every piece under SPECK of
+    the largest's area, and those under STRAY of it that lie apart from the character."""
     h, w = mask.shape
-    # Drop specks: keep connected pieces at least 5 % of the largest piece's area.  16-bit labels
+    # 16-bit labels
     # (a third of the time on the demo's pad) where they cannot run out: at most one piece per 2x2
     # block, plus the background.
     fits_16_bits = ((h + 1) // 2) * ((w + 1) // 2) < 2**16 - 1
@@ -219,13 +224,32 @@ def drop_specks(ink, mask):
     if n <= 1:
         raise DataError("the image holds no ink")
     areas = stats[1:, cv2.CC_STAT_AREA]
-    if areas.min() >= 0.05 * areas.max():  # nothing to drop (a drawing's strokes): the mask as is
+    keep = np.ones(n, bool)  # by label, the background's (0) among them
+    keep[1:] = areas >= SPECK * areas.max()
+    keep[1:] &= ~stray_pieces(stats[1:], keep[1:])
+    if keep.all():  # nothing to drop (a drawing's strokes): the mask as is
         kept = mask.view(bool)
     else:
-        keep = np.zeros(n, bool)
-        keep[1:] = areas >= 0.05 * areas.max()
+        keep[0] = False
         kept = keep[labels]
     return (ink * kept).astype(np.float32), kept
+
+
+def stray_pieces(stats, kept):
+    """Which of the pieces (connectedComponentsWithStats' stats rows, the background's left out;
+    `kept`: those still kept) are strays: under STRAY of the largest's area and clear of the box
+    round the bigger kept pieces, widened by a tenth of its size.  A scanned form's dots and a
+    neighbouring box's ink lie there; a stroke that the scanner broke lies beside the rest."""
+    areas = stats[:, cv2.CC_STAT_AREA]
+    big = kept & (areas >= STRAY * areas.max())
+    x0, y0 = stats[big, 0].min(), stats[big, 1].min()
+    x1 = (stats[big, 0] + stats[big, 2]).max()
+    y1 = (stats[big, 1] + stats[big, 3]).max()
+    mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    left, top = stats[:, 0], stats[:, 1]
+    right, bottom = left + stats[:, 2], top + stats[:, 3]
+    apart = (right < x0 - mx) | (left > x1 + mx) | (bottom < y0 - my) | (top > y1 + my)
+    return ~big & apart
 
 
 def photo_to_mnist(path_or_gray, size=28, box=20):

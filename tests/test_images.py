@@ -227,3 +227,29 @@ def test_specks_are_dropped_however_many(side, monkeypatch):
     assert labelled[0][0] > (side // 2) ** 2 - 2000  # each speck was labelled, a piece of its own
     assert mask[470:500, 300:500].all() and not mask[:460].any() and not mask[:, :290].any()
     assert ink[:460].max() == 0 and ink[485, 400] > 0.9
+
+
+def _a_letter_with(*pieces):
+    """A 60x60 mask holding a ring (the character, 4 px wide) and small square `pieces`
+    (y, x, side), as ink_strength gives it: (ink, mask)."""
+    mask = np.zeros((60, 60), np.uint8)
+    cv2.circle(mask, (30, 30), 14, 1, 4)
+    for y, x, side in pieces:
+        mask[y : y + side, x : x + side] = 1
+    return mask.astype(np.float32), mask
+
+
+def test_a_small_piece_apart_from_the_character_is_dropped():
+    # a 5x5 dot, 25 px: over SPECK (5 %) of the ring's 436 px, under STRAY (15 %), far from it
+    ink, mask = images.drop_specks(*_a_letter_with((2, 54, 5)))
+    assert not mask[2:7, 54:59].any() and ink[2:7, 54:59].max() == 0
+    assert mask[30, 16] and mask[30, 44]  # the ring stays whole
+
+
+def test_a_small_piece_beside_the_character_is_kept():
+    # the same dot where a stroke broken by a scanner lies: inside the ring's box
+    _, mask = images.drop_specks(*_a_letter_with((28, 28, 5)))
+    assert mask[28:33, 28:33].all()
+    # and a bigger piece far away is a stroke of the character, kept wherever it lies
+    _, mask = images.drop_specks(*_a_letter_with((0, 51, 9)))
+    assert mask[0:9, 51:60].all()

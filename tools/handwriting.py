@@ -225,6 +225,25 @@ GREEK_SHAPES = {
                 (0.31, 0.7),
             ]
         ],
+        # wide and round, on the baseline: a small upper bump over a big lower one, like an '8'
+        # with a straight left side
+        [
+            [
+                (0.24, 0.94),
+                (0.22, 0.5),
+                (0.26, 0.14),
+                (0.42, 0.04),
+                (0.62, 0.08),
+                (0.66, 0.24),
+                (0.5, 0.38),
+                (0.3, 0.42),
+                (0.62, 0.46),
+                (0.84, 0.64),
+                (0.76, 0.88),
+                (0.5, 0.96),
+                (0.24, 0.88),
+            ]
+        ],
         # tall and narrow: two small bumps on the upper half, the stem well below the baseline
         [
             [
@@ -261,20 +280,43 @@ GREEK_SHAPES = {
                 (0.28, 0.85),
             ]
         ],
-        # stem and bumps as separate strokes, the stem below the baseline
+        # the curly beta 'ϐ', like a '6' whose top hooks back: from the hook down the left side,
+        # round the bowl and closed at its middle
         [
-            [(0.34, 1.0), (0.34, 0.5), (0.34, 0.05)],
             [
-                (0.34, 0.08),
-                (0.58, 0.04),
-                (0.68, 0.18),
-                (0.58, 0.33),
-                (0.42, 0.38),
-                (0.6, 0.44),
-                (0.72, 0.58),
-                (0.62, 0.72),
-                (0.34, 0.72),
-            ],
+                (0.62, 0.3),
+                (0.72, 0.12),
+                (0.55, 0.02),
+                (0.38, 0.1),
+                (0.3, 0.35),
+                (0.26, 0.65),
+                (0.34, 0.9),
+                (0.52, 0.97),
+                (0.7, 0.85),
+                (0.74, 0.64),
+                (0.6, 0.48),
+                (0.4, 0.5),
+                (0.3, 0.62),
+            ]
+        ],
+        # a rounded 'B' in one stroke, standing on the baseline: the stem curves up into the top
+        # bump, the pen crosses back at the waist and rounds the larger lower bump
+        [
+            [
+                (0.32, 0.92),
+                (0.26, 0.6),
+                (0.3, 0.22),
+                (0.44, 0.04),
+                (0.62, 0.06),
+                (0.68, 0.22),
+                (0.56, 0.38),
+                (0.38, 0.44),
+                (0.66, 0.5),
+                (0.8, 0.7),
+                (0.7, 0.9),
+                (0.48, 0.96),
+                (0.32, 0.86),
+            ]
         ],
     ],
     "gamma": [
@@ -295,15 +337,26 @@ GREEK_SHAPES = {
                 (0.9, 0.08),
             ]
         ],
-        # like a 'y': a short left arm meets a long right stroke that runs down to the descender
-        [
-            [(0.1, 0.08), (0.3, 0.3), (0.5, 0.55)],
-            [(0.9, 0.06), (0.7, 0.35), (0.5, 0.6), (0.4, 0.8), (0.35, 0.98)],
-        ],
         # curved arms meeting on a straight stem, no loop
         [
             [(0.08, 0.2), (0.25, 0.1), (0.42, 0.3), (0.5, 0.55), (0.5, 0.95)],
             [(0.9, 0.08), (0.68, 0.3), (0.52, 0.55)],
+        ],
+        # short arms crossing at the middle over a big round loop, like a 'ɤ'
+        [
+            [
+                (0.22, 0.06),
+                (0.36, 0.22),
+                (0.52, 0.45),
+                (0.7, 0.68),
+                (0.68, 0.9),
+                (0.5, 0.98),
+                (0.32, 0.9),
+                (0.3, 0.7),
+                (0.48, 0.45),
+                (0.64, 0.24),
+                (0.78, 0.06),
+            ]
         ],
         # tall and narrow: short arms over a long loop that fills the lower half
         [
@@ -336,6 +389,22 @@ GREEK_SHAPES = {
                 (0.5, 0.3),
                 (0.62, 0.12),
                 (0.92, 0.04),
+            ]
+        ],
+        # a flat top drawn right to left, a diagonal down into a round bowl
+        [
+            [
+                (0.78, 0.07),
+                (0.5, 0.05),
+                (0.28, 0.08),
+                (0.34, 0.22),
+                (0.6, 0.42),
+                (0.76, 0.66),
+                (0.66, 0.9),
+                (0.44, 0.95),
+                (0.26, 0.8),
+                (0.3, 0.56),
+                (0.54, 0.45),
             ]
         ],
         # the top hook curls to the right before the pen falls into the bowl
@@ -434,6 +503,17 @@ GREEK_SHAPES = {
             [(0.5, 0.42), (0.3, 0.7), (0.1, 0.97)],
         ],
         [[(0.2, 0.03), (0.52, 0.5), (0.85, 0.97)], [(0.52, 0.48), (0.3, 0.72), (0.12, 0.97)]],
+        # the long stroke starts with a hook at the top and bows as it falls to the right
+        [
+            [(0.14, 0.1), (0.3, 0.03), (0.45, 0.16), (0.58, 0.5), (0.72, 0.86), (0.88, 0.94)],
+            [(0.54, 0.42), (0.34, 0.64), (0.16, 0.94)],
+        ],
+        # like a reversed 'J' with a leg: the top bends over to the right and falls almost
+        # upright, the short leg drawn out to the lower left
+        [
+            [(0.22, 0.08), (0.48, 0.03), (0.62, 0.2), (0.66, 0.55), (0.72, 0.95)],
+            [(0.64, 0.46), (0.42, 0.6), (0.22, 0.92)],
+        ],
     ],
     "pi": [
         [
@@ -503,10 +583,17 @@ GREEK_SHAPES = {
             [(0.12, 0.3), (0.22, 0.22), (0.28, 0.35), (0.28, 0.7)],
             [(0.28, 0.5), (0.42, 0.3), (0.6, 0.26), (0.72, 0.4), (0.72, 0.75), (0.72, 1.0)],
         ],
-        # an 'n' on the baseline
+        # an 'n' in one stroke, the right leg longer than the left: down, back up, over the hump
         [
-            [(0.2, 0.25), (0.22, 0.75)],
-            [(0.22, 0.5), (0.4, 0.28), (0.62, 0.3), (0.72, 0.5), (0.74, 0.78)],
+            [
+                (0.22, 0.25),
+                (0.24, 0.72),
+                (0.26, 0.45),
+                (0.42, 0.28),
+                (0.62, 0.3),
+                (0.72, 0.5),
+                (0.74, 0.95),
+            ]
         ],
     ],
     "iota": [
@@ -520,20 +607,32 @@ GREEK_SHAPES = {
     "mu": [
         # the stem from below the baseline, a bowl, the right stroke with a small tail
         [
-            [(0.22, 1.0), (0.22, 0.2)],
-            [(0.22, 0.6), (0.34, 0.78), (0.52, 0.74), (0.64, 0.5), (0.64, 0.2)],
-            [(0.64, 0.2), (0.66, 0.7), (0.8, 0.8)],
+            [(0.3, 1.0), (0.3, 0.2)],
+            [(0.3, 0.6), (0.4, 0.76), (0.54, 0.72), (0.64, 0.5), (0.64, 0.2)],
+            [(0.64, 0.2), (0.66, 0.7), (0.76, 0.8)],
         ],
+        # in one stroke: down the stem, back up, round the bowl, up and down the right stroke
         [
             [
-                (0.2, 0.95),
-                (0.25, 0.25),
-                (0.3, 0.7),
-                (0.5, 0.75),
-                (0.65, 0.4),
-                (0.7, 0.2),
-                (0.72, 0.8),
+                (0.28, 0.95),
+                (0.32, 0.25),
+                (0.36, 0.68),
+                (0.52, 0.74),
+                (0.64, 0.42),
+                (0.68, 0.2),
+                (0.7, 0.8),
             ]
+        ],
+        # a tall stem the letter's full height, the bowl small and high on its right
+        [
+            [(0.36, 0.03), (0.34, 0.5), (0.32, 1.0)],
+            [(0.35, 0.36), (0.42, 0.54), (0.54, 0.54), (0.62, 0.38), (0.63, 0.18)],
+            [(0.63, 0.18), (0.64, 0.48), (0.72, 0.56)],
+        ],
+        # like an 'r' with a small hump: the right stroke is short and ends on the bowl
+        [
+            [(0.38, 0.1), (0.36, 0.55), (0.34, 1.0)],
+            [(0.37, 0.5), (0.5, 0.58), (0.62, 0.46), (0.64, 0.24)],
         ],
     ],
     "nu": [
@@ -553,28 +652,37 @@ GREEK_SHAPES = {
         ],
     ],
     "xi": [
-        # three curls stacked, open to the right, with a tail below
-        [
-            [(0.3, 0.04), (0.7, 0.04)],
-            [(0.62, 0.14), (0.35, 0.2), (0.3, 0.33), (0.55, 0.42)],
-            [(0.55, 0.42), (0.3, 0.5), (0.22, 0.68), (0.4, 0.82), (0.62, 0.86), (0.55, 0.98)],
-        ],
-        [
-            [
-                (0.6, 0.05),
-                (0.32, 0.15),
-                (0.5, 0.4),
-                (0.28, 0.55),
-                (0.3, 0.8),
-                (0.62, 0.85),
-                (0.5, 1.0),
-            ]
-        ],
         # a bar over a '3': the curls bulge to the right, the tail hooks back below
         [
             [(0.25, 0.05), (0.72, 0.05)],
             [(0.3, 0.18), (0.62, 0.2), (0.66, 0.34), (0.42, 0.44)],
             [(0.42, 0.44), (0.7, 0.54), (0.72, 0.76), (0.45, 0.86), (0.52, 1.0)],
+        ],
+        # like a 'Z' whose foot is a round bowl: the bar, a diagonal to the middle, a bulge to
+        # the right
+        [
+            [
+                (0.26, 0.06),
+                (0.72, 0.05),
+                (0.4, 0.42),
+                (0.66, 0.5),
+                (0.74, 0.72),
+                (0.56, 0.9),
+                (0.3, 0.86),
+            ]
+        ],
+        # like a '5': the bar, a short stem down, a bowl bulging to the right, a hook below
+        [
+            [(0.3, 0.05), (0.72, 0.05)],
+            [
+                (0.34, 0.06),
+                (0.32, 0.38),
+                (0.56, 0.42),
+                (0.72, 0.6),
+                (0.64, 0.84),
+                (0.42, 0.9),
+                (0.5, 1.0),
+            ],
         ],
     ],
     "omicron": [

@@ -117,8 +117,11 @@ def new_writer(rng):
     size, medium."""
     shapes = {}
     for letter, options in GREEK_SHAPES.items():
-        strokes = options[rng.integers(len(options))]
-        shapes[letter] = [np.asarray(s) + rng.normal(0, HABIT, (len(s), 2)) for s in strokes]
+        # A stream of its own per letter: a letter's options and points draw from it alone, so
+        # a change to one letter's shapes leaves every other letter's images as they were.
+        own = np.random.default_rng(rng.integers(2**63))
+        strokes = options[own.integers(len(options))]
+        shapes[letter] = [np.asarray(s) + own.normal(0, HABIT, (len(s), 2)) for s in strokes]
     slant, aspect = rng.uniform(*SLANT), rng.uniform(*ASPECT)
     medium = MEDIA[rng.integers(len(MEDIA))]
     return {
@@ -251,6 +254,9 @@ def write_writers(out, split, letters):
     rng = np.random.default_rng(spec["seed"])
     writers = [new_writer(rng) for _ in range(spec["writers"])]
     for letter in letters:
+        # Each letter's images draw from a stream of their own (see new_writer): the same images
+        # whichever other letters are written and however they are shaped.
+        rng = np.random.default_rng([spec["seed"], list(GREEK_LETTERS).index(letter)])
         (out / letter).mkdir(parents=True, exist_ok=True)
         for w, writer in enumerate(writers):
             for k in range(spec["per_writer"]):
