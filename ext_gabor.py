@@ -9,7 +9,7 @@ Each seed trains both networks from the same start for the other layers and the 
 Writes gabor_bank_responses.png (the bank and its filter2D responses, laid out as Fig 10),
 learned_vs_gabor.png (learned filters beside their closest Gabor kernel), metrics.json and the
 first seed's Gabor network as model.pth to --out-dir (default outputs/ext_gabor/).
-Expect Gabor 98.33 +- 0.06 %, learned 98.03 +- 0.17 % (3 seeds), and filter2D = the frozen conv1's
+Expect Gabor 98.32 +- 0.06 %, learned 98.04 +- 0.20 % (3 seeds), and filter2D = the frozen conv1's
 output to ~1.2e-6; six runs of 5 epochs, each about as long as Task 1's (~30 s on a 2-core laptop
 CPU), so about 3 minutes.
 """
