@@ -214,9 +214,8 @@ def drop_specks(ink, mask):
     """(ink, mask as bool) of `ink_strength` with the specks dropped: every piece under SPECK of
     the largest's area, and those under STRAY of it that lie apart from the character."""
     h, w = mask.shape
-    # 16-bit labels
-    # (a third of the time on the demo's pad) where they cannot run out: at most one piece per 2x2
-    # block, plus the background.
+    # 16-bit labels (a third of the time on the demo's pad) where they cannot run out: at most one
+    # piece per 2x2 block, plus the background.
     fits_16_bits = ((h + 1) // 2) * ((w + 1) // 2) < 2**16 - 1
     n, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask, connectivity=8, ltype=cv2.CV_16U if fits_16_bits else cv2.CV_32S
