@@ -256,11 +256,11 @@ def write_writers(out, split, letters):
     for letter in letters:
         # Each letter's images draw from a stream of their own (see new_writer): the same images
         # whichever other letters are written and however they are shaped.
-        rng = np.random.default_rng([spec["seed"], list(GREEK_LETTERS).index(letter)])
+        letter_rng = np.random.default_rng([spec["seed"], list(GREEK_LETTERS).index(letter)])
         (out / letter).mkdir(parents=True, exist_ok=True)
         for w, writer in enumerate(writers):
             for k in range(spec["per_writer"]):
-                image, suffix = draw(writer, letter, rng)
+                image, suffix = draw(writer, letter, letter_rng)
                 params = (
                     [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
                     if suffix == ".jpg"
